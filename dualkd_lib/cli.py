@@ -1,0 +1,164 @@
+"""The ``dualkd`` console script: one subcommand per step of the course.
+
+Each subcommand is a thin wrapper around a library function, so what the CLI
+does is exactly what the notebooks do. Run ``dualkd --help`` for the list.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from dualkd_lib.constants import PRESET_ENV_VAR
+
+PRESETS = ("tiny", "course", "desed")
+MODES = ("supervised", "kd", "takd", "eefd", "dual")
+
+
+def _add_preset(p: argparse.ArgumentParser, *, default: str | None = None) -> None:
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=default,
+        help=f"size of the run (default: ${PRESET_ENV_VAR} or 'course')",
+    )
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    _add_preset(p)
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--data", type=Path, default=None, help="dataset root (default: data/generated/<preset>)")
+    p.add_argument("--work-dir", type=Path, default=None, help="where caches and runs live (default: data/cache/<preset>)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dualkd",
+        description="DualKD-SED: dual knowledge distillation for efficient sound event detection (course tools).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("make-data", help="generate the DESED-like dataset (seeded)")
+    _add_preset(p, default=None)
+    p.add_argument("--out", type=Path, required=True, help="output folder (must not exist or be empty)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace a dataset this command generated before")
+
+    p = sub.add_parser("evaluate", help="PSDS1/PSDS2 and F1 of detections or scores against ground truth")
+    p.add_argument("--ground-truth", type=Path, required=True, help="strong labels TSV (filename onset offset event_label)")
+    p.add_argument("--durations", type=Path, required=True, help="durations TSV (filename duration)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--detections", type=Path, help="a detection TSV, or a folder of them named by threshold (0.500.tsv)")
+    src.add_argument("--scores", type=Path, help="a folder of sed_scores_eval score TSVs (one per clip)")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    for name in ("dtc", "gtc", "cttc", "alpha-ct", "alpha-st", "max-efpr"):
+        p.add_argument(f"--{name}", type=float, default=None, help="override the scenario (custom PSDS)")
+
+    p = sub.add_parser("train-teacher", help="pre-train the embedding model (if needed) and train the CRNN teacher")
+    _add_run_args(p)
+
+    p = sub.add_parser("train-student", help="train the SE-CRNN student in one distillation mode")
+    _add_run_args(p)
+    p.add_argument("--mode", choices=MODES, required=True)
+
+    p = sub.add_parser("ablation", help="teacher + five student modes over seeds -> table (Markdown and JSON)")
+    _add_preset(p)
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds (0..N-1)")
+    p.add_argument("--out", type=Path, required=True, help="folder for ablation.md / ablation.json")
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--work-dir", type=Path, default=None)
+
+    p = sub.add_parser("predict", help="detect sound events in your own recordings")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("inputs", type=Path, nargs="+", help="WAV files or folders (any sample rate, mono/stereo, any length)")
+    p.add_argument("--out", type=Path, required=True, help="detections TSV (event_label onset offset filename)")
+    p.add_argument("--scores-out", type=Path, default=None, help="also write frame scores (sed_scores_eval TSVs) here")
+    p.add_argument("--threshold", type=float, default=0.5)
+
+    p = sub.add_parser("course", help="run every notebook headless and save the executed copies")
+    _add_preset(p)
+    p.add_argument("--out", type=Path, default=Path("build/notebooks"))
+    return parser
+
+
+def _resolve_preset(name: str | None) -> str:
+    from dualkd_lib.config import get_preset
+
+    return get_preset(name).name
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return _dispatch(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        print(f"dualkd {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "make-data":
+        from dualkd_lib import pipeline
+
+        info = pipeline.make_data(args.preset, args.out, seed=args.seed, overwrite=args.overwrite)
+        print(json.dumps({k: info[k] for k in ("clips", "seconds", "clips_per_second") if k in info}, indent=2))
+        return 0
+    if args.command == "evaluate":
+        from dualkd_lib import evaluate
+
+        overrides = {
+            k: getattr(args, k)
+            for k in ("dtc", "gtc", "cttc", "alpha_ct", "alpha_st", "max_efpr")
+            if getattr(args, k) is not None
+        }
+        if args.detections is not None:
+            result = evaluate.evaluate_detections_path(args.ground_truth, args.durations, args.detections, **overrides)
+        else:
+            result = evaluate.evaluate_scores_path(args.ground_truth, args.durations, args.scores, **overrides)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            for key, value in result.items():
+                print(f"{key:>20}: {value}")
+        return 0
+    if args.command in ("train-teacher", "train-student"):
+        from dualkd_lib import pipeline
+
+        ctx = pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
+        if args.command == "train-teacher":
+            path = pipeline.train_teacher(ctx, seed=args.seed)
+        else:
+            path = pipeline.train_student(ctx, args.mode, seed=args.seed)
+        print(f"checkpoint: {path}")
+        return 0
+    if args.command == "ablation":
+        from dualkd_lib import pipeline
+
+        ctx = pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
+        table = pipeline.run_ablation(ctx, seeds=range(args.seeds), out_dir=args.out)
+        print(table)
+        return 0
+    if args.command == "predict":
+        from dualkd_lib import pipeline
+
+        n = pipeline.predict_files(
+            args.checkpoint, args.inputs, args.out, scores_out=args.scores_out, threshold=args.threshold
+        )
+        print(f"wrote {n} detections to {args.out}")
+        return 0
+    if args.command == "course":
+        from dualkd_lib import course
+
+        return course.main_run_course(preset=_resolve_preset(args.preset), out_dir=args.out)
+    raise AssertionError(args.command)  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Where each split of a DESED-style dataset lives on disk.
+
+One layout serves the generated data and the real DESED dataset as prepared by
+the DCASE 2023 Task 4 recipe. Taught in notebook 01.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SplitPaths:
+    """Paths of one split, relative to the dataset root.
+
+    ``labels`` is ``None`` for the unlabeled split; ``durations`` is ``None`` for
+    training splits (all their clips are 10 s).
+    """
+
+    name: str
+    audio_dir: str
+    labels: str | None
+    durations: str | None
+    kind: str  # "strong", "weak" or "unlabeled"
+
+
+#: The five splits of the course, in the DCASE 2023 recipe's folder layout.
+SPLITS: dict[str, SplitPaths] = {
+    "strong": SplitPaths(
+        "strong",
+        "audio/train/synthetic21_train/soundscapes_16k",
+        "metadata/train/synthetic21_train/soundscapes.tsv",
+        None,
+        "strong",
+    ),
+    "weak": SplitPaths("weak", "audio/train/weak_16k", "metadata/train/weak.tsv", None, "weak"),
+    "unlabeled": SplitPaths(
+        "unlabeled", "audio/train/unlabel_in_domain_16k", None, None, "unlabeled"
+    ),
+    "validation": SplitPaths(
+        "validation",
+        "audio/validation/validation_16k",
+        "metadata/validation/validation.tsv",
+        "metadata/validation/validation_durations.tsv",
+        "strong",
+    ),
+    "evaluation": SplitPaths(
+        "evaluation",
+        "audio/eval/public_16k",
+        "metadata/eval/public.tsv",
+        "metadata/eval/public_durations.tsv",
+        "strong",
+    ),
+}
+
+
+def split_paths(root: str | Path, split: str) -> tuple[Path, Path | None, Path | None]:
+    """Absolute ``(audio_dir, labels_tsv, durations_tsv)`` of ``split`` under ``root``.
+
+    Raises ``ValueError`` naming the valid splits when ``split`` is unknown.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; valid splits are {sorted(SPLITS)}.")
+    s = SPLITS[split]
+    root = Path(root)
+    return (
+        root / s.audio_dir,
+        root / s.labels if s.labels else None,
+        root / s.durations if s.durations else None,
+    )
