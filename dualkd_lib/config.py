@@ -1,0 +1,153 @@
+"""Presets: every setting of a run in one typed, frozen object.
+
+Three presets share one code path:
+
+- ``tiny``: seconds per step, for tests and CI (every class in every split).
+- ``course`` (default): a laptop CPU, the whole course in an afternoon.
+- ``desed``: the real DESED dataset on a GPU with the DCASE 2023 baseline settings.
+
+The environment variable ``DUALKD_PRESET`` picks one when no name is given.
+Each module owns its config dataclass; this module only assembles them.
+Taught in notebook 00.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from dualkd_lib import features as F
+from dualkd_lib import generate as G
+from dualkd_lib import models as M
+from dualkd_lib.constants import PRESET_ENV_VAR
+from dualkd_lib.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Pre-training of the frozen embedding model (our BEATs stand-in).
+
+    It learns frame- and clip-level class labels on a separate generated corpus
+    of ``n_clips`` clips (its own seed stream), so the course data never leak in.
+    Taught in notebook 03.
+    """
+
+    n_clips: int = 2000
+    epochs: int = 6
+    batch_size: int = 32
+    lr: float = 2e-3
+    seed: int = 1000
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Post-processing and evaluation settings (DCASE 2023 baseline style).
+
+    ``median_filter_frames``: median filter length on the frame scores (model
+    output frames) before PSDS and before thresholding; ``threshold``: decision
+    threshold of the F1 scores; ``split``: split the ablation reports.
+    Taught in notebook 04.
+    """
+
+    median_filter_frames: int = 7
+    threshold: float = 0.5
+    split: str = "evaluation"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One complete set of settings (data, features, models, training, evaluation)."""
+
+    name: str
+    description: str
+    generator: G.GeneratorConfig | None
+    features: F.FeatureConfig
+    embedding: M.EmbeddingModelConfig
+    teacher: M.CRNNConfig
+    student: M.CRNNConfig
+    pretrain: PretrainConfig
+    teacher_train: TrainConfig
+    student_train: TrainConfig
+    evaluation: EvalConfig = EvalConfig()
+
+    def student_config(self, mode: str, seed: int) -> TrainConfig:
+        """The student's TrainConfig for one distillation ``mode`` and ``seed``."""
+        return dataclasses.replace(self.student_train, mode=mode, seed=seed)
+
+    def teacher_config(self, seed: int) -> TrainConfig:
+        """The teacher's TrainConfig for ``seed``."""
+        return dataclasses.replace(self.teacher_train, mode="teacher", seed=seed)
+
+
+TINY = Preset(
+    name="tiny",
+    description="tests and CI: ~190 generated clips, a few training steps",
+    generator=G.TINY_GENERATOR,
+    features=F.TINY_FEATURES,
+    embedding=M.TINY_EMBEDDING,
+    teacher=M.TINY_TEACHER,
+    student=M.TINY_STUDENT,
+    pretrain=PretrainConfig(n_clips=60, epochs=1, batch_size=16),
+    teacher_train=TrainConfig(
+        mode="teacher", max_steps=6, batch_sizes=(4, 4, 8), lr_rampup_steps=2, cons_rampup_steps=4,
+        log_every=2, checkpoint_every=4,
+    ),
+    student_train=TrainConfig(
+        mode="supervised", max_steps=6, batch_sizes=(4, 4, 8), lr_rampup_steps=2, cons_rampup_steps=4,
+        log_every=2, checkpoint_every=4,
+    ),
+)
+
+COURSE = Preset(
+    name="course",
+    description="a laptop CPU: generated DESED-like data, the whole course in an afternoon",
+    generator=G.COURSE_GENERATOR,
+    features=F.COURSE_FEATURES,
+    embedding=M.COURSE_EMBEDDING,
+    teacher=M.COURSE_TEACHER,
+    student=M.COURSE_STUDENT,
+    pretrain=PretrainConfig(),
+    teacher_train=TrainConfig(
+        mode="teacher", epochs=6, batch_sizes=(8, 8, 16), lr_rampup_steps=200, cons_rampup_steps=400,
+        log_every=20, checkpoint_every=200,
+    ),
+    student_train=TrainConfig(
+        mode="supervised", epochs=6, batch_sizes=(8, 8, 16), lr_rampup_steps=200, cons_rampup_steps=400,
+        log_every=20, checkpoint_every=200,
+    ),
+)
+
+DESED = Preset(
+    name="desed",
+    description="real DESED on a GPU: DCASE 2023 Task 4 baseline settings (BEATs embeddings from HDF5)",
+    generator=None,
+    features=F.DESED_FEATURES,
+    embedding=dataclasses.replace(M.COURSE_EMBEDDING, n_mels=128, emb_dim=768,
+                                  channels=(32, 64, 128, 128, 128, 128, 128),
+                                  pooling=((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2))),
+    teacher=M.DESED_TEACHER,
+    student=M.DESED_STUDENT,
+    pretrain=PretrainConfig(n_clips=20000, epochs=20),
+    teacher_train=TrainConfig(mode="teacher", epochs=200, batch_sizes=(12, 12, 24), lr_rampup_steps=50 * 115),
+    student_train=TrainConfig(mode="supervised", epochs=200, batch_sizes=(12, 12, 24), lr_rampup_steps=50 * 115),
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (TINY, COURSE, DESED)}
+
+
+def get_preset(name: str | None = None) -> Preset:
+    """The preset called ``name``; ``None`` reads ``$DUALKD_PRESET`` (default ``course``).
+
+    Raises ``ValueError`` naming the valid presets for an unknown name.
+    Taught in notebook 00.
+    """
+    if name is None:
+        name = os.environ.get(PRESET_ENV_VAR, "").strip() or "course"
+    if isinstance(name, Preset):
+        return name
+    if name not in PRESETS:
+        raise ValueError(
+            f"Unknown preset {name!r}; valid presets are {sorted(PRESETS)} "
+            f"(set ${PRESET_ENV_VAR} or pass --preset)."
+        )
+    return PRESETS[name]

@@ -1,0 +1,646 @@
+"""The course's pipeline: data -> features -> frozen models -> students -> table.
+
+Every stage computes what does not change once and caches it in a work folder
+(``data/cache/<preset>`` by default): log-mel features, the scaler, the
+pre-trained embedding model and its frame embeddings, the teacher and its soft
+outputs, each student run and its metrics. Run twice, a stage loads its cache.
+The notebooks and the ``dualkd`` command line both go through this module.
+Taught in notebooks 03 (teacher), 06-08 (students, ablation).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dualkd_lib import desed_io, evaluate, generate, models
+from dualkd_lib.config import Preset, get_preset
+from dualkd_lib.constants import CLASSES, SAMPLE_RATE
+from dualkd_lib.datasets import SEDDataset, build_train_loader
+from dualkd_lib.features import FeatureCache, LogMel, ManyHotEncoder, Scaler, n_output_frames
+from dualkd_lib.train import (
+    load_checkpoint,
+    load_model_from_checkpoint,
+    predict_scores,
+    save_checkpoint,
+    train,
+)
+
+log = logging.getLogger(__name__)
+
+#: The five student modes of the ablation, in table order.
+STUDENT_MODES: tuple[str, ...] = ("supervised", "kd", "takd", "eefd", "dual")
+
+
+def repo_root() -> Path:
+    """The repository folder (holds ``pyproject.toml``); the current folder outside a clone."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+def default_data_root(preset: str) -> Path:
+    """``<repo>/data/generated/<preset>``: where the preset's generated data live."""
+    return repo_root() / "data" / "generated" / preset
+
+
+def default_work_dir(preset: str) -> Path:
+    """``<repo>/data/cache/<preset>``: features, frozen models' outputs, runs."""
+    return repo_root() / "data" / "cache" / preset
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+def make_data(preset: str | Preset | None, out: str | Path, *, seed: int = 0, overwrite: bool = False,
+              progress: bool = True) -> dict:
+    """Generate the preset's DESED-like dataset into ``out`` (``dualkd make-data``).
+
+    Never overwrites silently: an existing non-empty folder raises
+    ``FileExistsError`` unless ``overwrite=True`` and the folder holds a dataset
+    this generator wrote. Taught in notebook 01.
+    """
+    p = get_preset(preset)
+    if p.generator is None:
+        raise ValueError(
+            f"The {p.name!r} preset reads the real DESED dataset and generates nothing; "
+            "use --preset tiny or --preset course to generate data."
+        )
+    return generate.make_dataset(out, p.generator, seed, overwrite=overwrite, progress=progress)
+
+
+def data_present(root: str | Path) -> bool:
+    """True if ``root`` holds every split's audio folder."""
+    from dualkd_lib.layout import SPLITS, split_paths
+
+    return all(split_paths(root, s)[0].is_dir() for s in SPLITS)
+
+
+@dataclass
+class SplitTensors:
+    """One split in memory, ready for a model.
+
+    ``features`` [N, n_mels, frames] standardised log-mel (float32);
+    ``strong`` [N, classes, out_frames] frame labels (strong splits);
+    ``weak`` [N, classes] clip labels (strong and weak splits); ``ground_truth``
+    and ``durations`` DataFrames for evaluation splits.
+    """
+
+    name: str
+    kind: str
+    filenames: list[str]
+    features: torch.Tensor
+    strong: torch.Tensor | None = None
+    weak: torch.Tensor | None = None
+    ground_truth: pd.DataFrame | None = None
+    durations: pd.DataFrame | None = None
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+
+@dataclass
+class Context:
+    """Where a preset's data, caches and runs are, plus in-memory caches.
+
+    Build it with :meth:`create`. Every expensive object (features, embedding
+    model, teacher, their outputs) is computed on first use, saved in
+    ``work_dir`` and loaded from there afterwards.
+    """
+
+    preset: Preset
+    data_root: Path
+    work_dir: Path
+    progress: bool = True
+    _splits: dict[str, SplitTensors] = field(default_factory=dict, repr=False)
+    _scaler: Scaler | None = field(default=None, repr=False)
+    _embedding_model: nn.Module | None = field(default=None, repr=False)
+    _teacher: nn.Module | None = field(default=None, repr=False)
+    _embeddings: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    _teacher_outputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def create(cls, preset: str | Preset | None = None, *, data_root: str | Path | None = None,
+               work_dir: str | Path | None = None, make_data_if_missing: bool = True,
+               progress: bool = True) -> "Context":
+        """Context for ``preset``; generates the default data (seed 0) if they are missing.
+
+        ``data_root`` defaults to ``data/generated/<preset>``; ``work_dir`` to
+        ``data/cache/<preset>``. For the ``desed`` preset ``data_root`` must
+        point at a DESED folder. Taught in notebook 03.
+        """
+        p = get_preset(preset)
+        root = Path(data_root) if data_root else default_data_root(p.name)
+        if not data_present(root):
+            if p.generator is None or not make_data_if_missing:
+                desed_io.check_split(root, "strong")  # raises the helpful FileNotFoundError
+            if root.exists() and any(root.iterdir()):
+                raise FileExistsError(
+                    f"{root} exists but does not hold a complete dataset; move it away or pass another "
+                    f"--data folder (dualkd make-data --preset {p.name} --out DIR makes one)."
+                )
+            log.info("No data in %s: generating the %s dataset (seed 0).", root, p.name)
+            make_data(p, root, seed=0, progress=progress)
+        work = Path(work_dir) if work_dir else default_work_dir(p.name)
+        work.mkdir(parents=True, exist_ok=True)
+        return cls(p, root.resolve(), work.resolve(), progress)
+
+    # ---------------------------------------------------------------- features
+    @property
+    def encoder(self) -> ManyHotEncoder:
+        """Events <-> frame labels at the models' output resolution."""
+        return ManyHotEncoder.from_config(self.preset.features)
+
+    def _raw_features(self, split: str) -> tuple[desed_io.SplitData, torch.Tensor]:
+        data = desed_io.load_split(self.data_root, split)
+        wavs = [data.audio_dir / f for f in data.filenames]
+        cache = FeatureCache(self.work_dir / "features")
+        raw = cache.features_for(wavs, self.preset.features, progress=self.progress,
+                                 loader=desed_io.load_wav, description=f"log-mel features: {split}")
+        return data, torch.as_tensor(np.asarray(raw), dtype=torch.float32)
+
+    def scaler(self) -> Scaler:
+        """Per-mel standardisation fitted on the three training splits (cached)."""
+        if self._scaler is not None:
+            return self._scaler
+        path = self.work_dir / "scaler.pt"
+        scaler = Scaler(self.preset.features.n_mels)
+        if path.is_file():
+            scaler.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        else:
+            parts = [self._raw_features(s)[1] for s in ("strong", "weak", "unlabeled")]
+            scaler.fit(parts)
+            torch.save(scaler.state_dict(), path)
+        self._scaler = scaler.eval()
+        return self._scaler
+
+    def split(self, name: str) -> SplitTensors:
+        """Standardised features and labels of split ``name`` (cached in memory)."""
+        if name in self._splits:
+            return self._splits[name]
+        data, raw = self._raw_features(name)
+        with torch.no_grad():
+            feats = self.scaler()(raw)
+        enc = self.encoder
+        strong = weak = None
+        if data.kind == "strong":
+            strong = torch.as_tensor(enc.encode_strong_dataframe(data.strong, data.filenames))
+            weak = strong.amax(dim=-1)
+        elif data.kind == "weak":
+            labels = dict(zip(data.weak["filename"], data.weak["event_labels"]))
+            weak = torch.as_tensor(np.stack([enc.encode_weak(labels.get(f, "")) for f in data.filenames]))
+        gt = data.strong if data.kind == "strong" else None
+        dur = data.durations
+        if dur is None and data.kind == "strong" and name in ("validation", "evaluation"):
+            dur = desed_io.durations_from_wavs(data.audio_dir, data.filenames)
+        self._splits[name] = SplitTensors(name, data.kind, list(data.filenames), feats, strong, weak, gt, dur)
+        return self._splits[name]
+
+    # --------------------------------------------------------- embedding model
+    def embedding_model(self) -> nn.Module:
+        """The frozen pre-trained embedding model (BEATs stand-in); pre-trains it once."""
+        if self._embedding_model is None:
+            path = self.work_dir / "embedding" / "final.pt"
+            if not path.is_file():
+                pretrain_embedding_model(self, path)
+            model, _, _ = load_model_from_checkpoint(path, expected_kind="embedding")
+            self._embedding_model = model.freeze()
+        return self._embedding_model
+
+    def embeddings(self, split: str) -> torch.Tensor:
+        """Frozen frame embeddings ``[N, emb_dim, out_frames]`` of ``split`` (cached on disk)."""
+        if split not in self._embeddings:
+            path = self.work_dir / "embeddings" / f"{split}.pt"
+            source = _fingerprint(self.work_dir / "embedding" / "final.pt")
+            cached = torch.load(path, weights_only=True) if path.is_file() else None
+            if cached is None or cached["source"] != source or len(cached["frame"]) != len(self.split(split)):
+                frame = _embed(self.embedding_model(), self.split(split).features, progress=self.progress,
+                               desc=f"embeddings: {split}")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                torch.save({"source": source, "frame": frame}, path)
+                cached = {"frame": frame}
+            self._embeddings[split] = cached["frame"]
+        return self._embeddings[split]
+
+    # ------------------------------------------------------------------ teacher
+    def teacher_path(self, seed: int = 0) -> Path:
+        return self.work_dir / "runs" / f"teacher-seed{seed}" / "final.pt"
+
+    def teacher(self, seed: int = 0) -> nn.Module:
+        """The frozen teacher (its mean model, as DCASE reports); trains it once."""
+        if self._teacher is None:
+            if not self.teacher_path(seed).is_file():
+                train_teacher(self, seed=seed)
+            _, mean, _ = load_model_from_checkpoint(self.teacher_path(seed), expected_kind="teacher")
+            self._teacher = mean.eval().requires_grad_(False)
+        return self._teacher
+
+    def teacher_outputs(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frozen teacher's soft outputs ``(strong [N,C,T], weak [N,C])`` on ``split`` (cached)."""
+        if split not in self._teacher_outputs:
+            path = self.work_dir / "teacher_outputs" / f"{split}.pt"
+            source = _fingerprint(self.teacher_path())
+            cached = torch.load(path, weights_only=True) if path.is_file() else None
+            if cached is None or cached["source"] != source or len(cached["weak"]) != len(self.split(split)):
+                strong, weak = predict_scores(self.teacher(), self.split(split).features,
+                                              embeddings=self.embeddings(split), progress=self.progress)
+                cached = {"source": source, "strong": torch.as_tensor(strong), "weak": torch.as_tensor(weak)}
+                path.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(cached, path)
+            self._teacher_outputs[split] = (cached["strong"], cached["weak"])
+        return self._teacher_outputs[split]
+
+    # ------------------------------------------------------------------ loaders
+    def train_loader(self, *, batch_sizes: tuple[int, int, int], seed: int, with_teacher: bool,
+                     with_embeddings: bool = True) -> torch.utils.data.DataLoader:
+        """Mixed strong/weak/unlabeled batches with the cached extras the mode needs."""
+        out_frames = n_output_frames(self.preset.features)
+        parts = []
+        for name in ("strong", "weak", "unlabeled"):
+            s = self.split(name)
+            extras: dict[str, torch.Tensor] = {}
+            if with_embeddings:
+                extras["embeddings"] = self.embeddings(name)
+            if with_teacher:
+                extras["teacher_strong"], extras["teacher_weak"] = self.teacher_outputs(name)
+            parts.append(SEDDataset(
+                s.features, s.kind, strong_labels=s.strong if s.kind == "strong" else None,
+                weak_labels=s.weak if s.kind == "weak" else None, extras=extras, out_frames=out_frames,
+            ))
+        return build_train_loader(*parts, batch_sizes=batch_sizes, seed=seed)
+
+
+def _fingerprint(path: Path) -> str:
+    st = path.stat()
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+@torch.no_grad()
+def _embed(model: nn.Module, features: torch.Tensor, *, progress: bool, desc: str, batch_size: int = 32
+           ) -> torch.Tensor:
+    out = []
+    for i in tqdm(range(0, len(features), batch_size), desc=desc, disable=not progress, unit="batch"):
+        out.append(model(features[i:i + batch_size]).frame)
+    return torch.cat(out)
+
+
+# --------------------------------------------------------------------------
+# The embedding model's pre-training (a separate, larger generated corpus)
+# --------------------------------------------------------------------------
+def pretrain_embedding_model(ctx: Context, path: Path) -> Path:
+    """Pre-train the embedding model on its own generated corpus and save it to ``path``.
+
+    The corpus (``preset.pretrain.n_clips`` clips from a separate seed stream)
+    is strongly labelled; the model learns frame- and clip-level class targets,
+    so its frame embeddings carry what a large pre-trained model (BEATs) knows.
+    Taught in notebook 03.
+    """
+    p = ctx.preset
+    cfg = p.pretrain
+    t0 = time.perf_counter()
+    log.info("Pre-training the embedding model on %d generated clips (seed %d).", cfg.n_clips, cfg.seed)
+    waves, events = generate.make_embedding_corpus(cfg.n_clips, cfg.seed, p.generator, progress=ctx.progress)
+    logmel, scaler, enc = LogMel(p.features), ctx.scaler(), ctx.encoder
+    feats = []
+    with torch.no_grad():
+        for i in tqdm(range(0, len(waves), 32), desc="log-mel features: embedding corpus",
+                      disable=not ctx.progress, unit="batch"):
+            feats.append(scaler(logmel(torch.from_numpy(waves[i:i + 32]))))
+    del waves
+    x = torch.cat(feats)
+    strong = torch.as_tensor(np.stack([enc.encode_strong(ev) for ev in events]))
+    weak = strong.amax(dim=-1)
+    torch.manual_seed(cfg.seed)
+    model = models.EmbeddingModel(p.embedding, seed=cfg.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    bce = nn.BCEWithLogitsLoss()
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history = []
+    steps = cfg.epochs * ((len(x) + cfg.batch_size - 1) // cfg.batch_size)
+    bar = tqdm(total=steps, desc="pre-train embedding model", disable=not ctx.progress, unit="step")
+    model.train()
+    for epoch in range(cfg.epochs):
+        for idx in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
+            logits = model.pretrain_logits(x[idx])
+            loss = bce(logits.frame, strong[idx]) + bce(logits.clip, weak[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            history.append({"step": len(history), "epoch": epoch, "loss": float(loss)})
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss):.4f}")
+    bar.close()
+    model.eval()
+    save_checkpoint(path, model=model, mean_model=None, optimizer=None, step=len(history), epoch=cfg.epochs,
+                    history=history, model_kind="embedding", model_config=p.embedding,
+                    train_config=dataclasses.asdict(cfg), preset=p.name,
+                    extra={"seconds": time.perf_counter() - t0, "n_clips": cfg.n_clips}, overwrite=False)
+    log.info("Embedding model pre-trained in %.0f s -> %s", time.perf_counter() - t0, path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# Teacher and students
+# --------------------------------------------------------------------------
+def _inference_extra(ctx: Context) -> dict:
+    """What ``dualkd predict`` needs besides the weights: features, scaler, post-processing."""
+    return {
+        "features": dataclasses.asdict(ctx.preset.features),
+        "scaler_state": {k: v.clone() for k, v in ctx.scaler().state_dict().items()},
+        "median_filter_frames": ctx.preset.evaluation.median_filter_frames,
+        "threshold": ctx.preset.evaluation.threshold,
+        "classes": list(CLASSES),
+    }
+
+
+def _save_inference_bundle(ctx: Context, run_dir: Path) -> None:
+    path = run_dir / "inference.pt"
+    if not path.exists():
+        torch.save(_inference_extra(ctx), path)
+
+
+def train_teacher(ctx: Context, *, seed: int = 0) -> Path:
+    """Train the CRNN teacher (fused with the frozen embeddings); returns ``final.pt``.
+
+    Semi-supervised mean-teacher recipe of the DCASE baseline. Reuses a
+    finished run. Taught in notebook 03.
+    """
+    cfg = ctx.preset.teacher_config(seed)
+    run_dir = ctx.teacher_path(seed).parent
+    loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=seed, with_teacher=False)
+    model = models.CRNN(ctx.preset.teacher, seed=seed)
+    result = train(model, loader, cfg, run_dir=run_dir, teacher_needs_embeddings=True,
+                   progress=ctx.progress, preset=ctx.preset.name)
+    _save_inference_bundle(ctx, run_dir)
+    _write_run_info(run_dir, result, cfg)
+    return result.final_path
+
+
+def student_run_dir(ctx: Context, mode: str, seed: int) -> Path:
+    return ctx.work_dir / "runs" / f"student-{mode}-seed{seed}"
+
+
+def train_student(ctx: Context, mode: str, *, seed: int = 0) -> Path:
+    """Train the SE-CRNN student in ``mode`` (supervised, kd, takd, eefd, dual).
+
+    The frozen teacher and embedding model are loaded (or trained) first;
+    their outputs are cached, so each student step costs only the student.
+    Taught in notebooks 05-08.
+    """
+    if mode not in STUDENT_MODES:
+        raise ValueError(f"Unknown student mode {mode!r}; choose one of {list(STUDENT_MODES)}.")
+    cfg = ctx.preset.student_config(mode, seed)
+    needs_teacher = mode in ("kd", "takd", "dual")
+    needs_emb = mode in ("eefd", "dual")
+    if needs_teacher:
+        ctx.teacher()
+    loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=seed, with_teacher=needs_teacher,
+                              with_embeddings=needs_emb)
+    model = models.SECRNN(ctx.preset.student, seed=seed)
+    run_dir = student_run_dir(ctx, mode, seed)
+    result = train(model, loader, cfg, run_dir=run_dir, progress=ctx.progress, preset=ctx.preset.name)
+    _save_inference_bundle(ctx, run_dir)
+    _write_run_info(run_dir, result, cfg)
+    return result.final_path
+
+
+def _write_run_info(run_dir: Path, result, cfg) -> None:
+    batch = sum(cfg.batch_sizes)
+    trained = result.steps - result.resumed_from
+    info = {"steps": result.steps, "seconds": result.seconds, "resumed_from": result.resumed_from,
+            "clips_per_second": (trained * batch / result.seconds) if result.seconds > 0 and trained else None}
+    path = run_dir / "run_info.json"
+    if trained or not path.exists():
+        path.write_text(json.dumps(info, indent=2))
+
+
+# --------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------
+def evaluate_scores(ctx: Context, strong: np.ndarray, split: str = "evaluation") -> dict:
+    """PSDS1, PSDS2, collar and intersection F1 of frame scores ``[N, C, T]`` on ``split``.
+
+    Scores are median filtered (``preset.evaluation.median_filter_frames``)
+    before PSDS and before thresholding at ``preset.evaluation.threshold``.
+    Taught in notebook 04.
+    """
+    s = ctx.split(split)
+    ev = ctx.preset.evaluation
+    frame_s = ctx.encoder.frame_seconds
+    smoothed = evaluate.median_filter(strong, ev.median_filter_frames)
+    scores = evaluate.scores_to_dataframes(smoothed, s.filenames, frame_seconds=frame_s)
+    p1 = evaluate.psds_scenario(scores, s.ground_truth, s.durations, evaluate.PSDS1)
+    p2 = evaluate.psds_scenario(scores, s.ground_truth, s.durations, evaluate.PSDS2)
+    det = evaluate.decode_detections(smoothed, s.filenames, ctx.encoder, threshold=ev.threshold)
+    f1c = evaluate.collar_f1(det, s.ground_truth, s.durations)
+    f1i = evaluate.intersection_f1(det, s.ground_truth, s.durations)
+    return {"psds1": float(p1.value), "psds2": float(p2.value),
+            "f1_collar": float(f1c.macro), "f1_intersection": float(f1i.macro)}
+
+
+def evaluate_model(ctx: Context, model: nn.Module, split: str = "evaluation", *, needs_embeddings: bool = False
+                   ) -> dict:
+    """Predict ``split`` with ``model`` and score it (see :func:`evaluate_scores`)."""
+    s = ctx.split(split)
+    emb = ctx.embeddings(split) if needs_embeddings else None
+    strong, _ = predict_scores(model, s.features, embeddings=emb, progress=ctx.progress)
+    return evaluate_scores(ctx, strong, split)
+
+
+def _cost(ctx: Context, model: nn.Module, emb_dim: int = 0) -> dict:
+    from dualkd_lib.features import n_frames
+
+    shape = (1, ctx.preset.features.n_mels, n_frames(ctx.preset.features))
+    emb_shape = (1, emb_dim, n_output_frames(ctx.preset.features)) if emb_dim else None
+    return {"params": models.count_parameters(model),
+            "macs": models.count_macs(model, input_shape=shape, embeddings_shape=emb_shape)}
+
+
+def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
+    """Metrics of one finished run on the evaluation split, cached in ``metrics.json``."""
+    if kind == "teacher":
+        ctx.teacher(seed)
+        run_dir = ctx.teacher_path(seed).parent
+    else:
+        run_dir = student_run_dir(ctx, mode, seed)
+        if not (run_dir / "final.pt").is_file():
+            train_student(ctx, mode, seed=seed)
+    path = run_dir / "metrics.json"
+    source = _fingerprint(run_dir / "final.pt")
+    if path.is_file():
+        cached = json.loads(path.read_text())
+        if cached.get("source") == source and cached.get("split") == ctx.preset.evaluation.split:
+            return cached
+    _, mean, _ = load_model_from_checkpoint(run_dir / "final.pt", expected_kind=kind)
+    if kind == "student":
+        mean = mean.without_embedding_head()
+    metrics = evaluate_model(ctx, mean, ctx.preset.evaluation.split, needs_embeddings=kind == "teacher")
+    emb_dim = ctx.preset.teacher.embedding_dim if kind == "teacher" else 0
+    info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").is_file() else {}
+    result = {"kind": kind, "mode": mode, "seed": seed, "source": source, "split": ctx.preset.evaluation.split,
+              **metrics, **_cost(ctx, mean, emb_dim), "train_seconds": info.get("seconds"),
+              "train_clips_per_second": info.get("clips_per_second")}
+    path.write_text(json.dumps(result, indent=2))
+    return result
+
+
+# --------------------------------------------------------------------------
+# The ablation table
+# --------------------------------------------------------------------------
+METRIC_KEYS: tuple[str, ...] = ("psds1", "psds2", "f1_collar", "f1_intersection")
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Mean and standard deviation over seeds, one entry per model name."""
+    out = []
+    for name in dict.fromkeys(r["name"] for r in rows):
+        runs = [r for r in rows if r["name"] == name]
+        entry = {"name": name, "params": runs[0]["params"], "macs": runs[0]["macs"], "seeds": len(runs)}
+        for k in METRIC_KEYS:
+            vals = np.array([r[k] for r in runs], dtype=float)
+            entry[k] = float(vals.mean())
+            entry[f"{k}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        out.append(entry)
+    return out
+
+
+def markdown_table(summary: list[dict]) -> str:
+    """The ablation as a Markdown table (mean ± std over seeds)."""
+    head = ("| model | params | MACs / 10 s | PSDS1 | PSDS2 | collar F1 | intersection F1 | seeds |\n"
+            "|---|---:|---:|---|---|---|---|---:|\n")
+    lines = []
+    for e in summary:
+        cells = [f"{e[k]:.3f} ± {e[k + '_std']:.3f}" for k in METRIC_KEYS]
+        lines.append(f"| {e['name']} | {e['params'] / 1e3:.1f} k | {e['macs'] / 1e6:.1f} M | "
+                     + " | ".join(cells) + f" | {e['seeds']} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Path | None = None,
+                 modes: Sequence[str] = STUDENT_MODES) -> str:
+    """Teacher and the five student modes over ``seeds``; writes ablation.md/.json.
+
+    The teacher is the frozen pre-trained model of the method: trained once
+    (seed 0) and shared by every student run. Returns the Markdown table.
+    Taught in notebook 08.
+    """
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty; give at least one seed (e.g. --seeds 1).")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for split in ("strong", "weak", "unlabeled", "validation", "evaluation"):
+        ctx.split(split)
+    timings["features"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ctx.embedding_model()
+    timings["embedding_model"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rows = [{"name": "teacher (CRNN + embeddings)", **run_metrics(ctx, "teacher", "teacher", 0)}]
+    timings["teacher"] = time.perf_counter() - t0
+    for mode in modes:
+        t0 = time.perf_counter()
+        for seed in seeds:
+            rows.append({"name": f"student ({mode})", **run_metrics(ctx, "student", mode, seed)})
+        timings[f"student {mode}"] = time.perf_counter() - t0
+    summary = summarise(rows)
+    table = markdown_table(summary)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "ablation.md").write_text(f"# Ablation, preset {ctx.preset.name}, seeds {seeds}\n\n" + table)
+        (out / "ablation.json").write_text(json.dumps(
+            {"preset": ctx.preset.name, "seeds": seeds, "models": summary, "runs": rows,
+             "stage_seconds_this_call": timings}, indent=2))
+    return table
+
+
+# --------------------------------------------------------------------------
+# Prediction on anyone's recordings
+# --------------------------------------------------------------------------
+def _collect_wavs(inputs: Sequence[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.suffix.lower() in (".wav", ".flac"))
+            if not found:
+                raise FileNotFoundError(f"{item} holds no .wav or .flac files.")
+            files.extend(found)
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise FileNotFoundError(f"{item} does not exist; give WAV files or folders that hold them.")
+    return files
+
+
+def predict_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
+                  scores_out: str | Path | None = None, threshold: float | None = None,
+                  progress: bool = True) -> int:
+    """Detect events in any recordings (``dualkd predict``); returns the number of detections.
+
+    Audio of any sample rate (resampled to 16 kHz), mono or stereo (averaged),
+    any length: cut into 10-s windows, scored, joined again. Writes DESED
+    detections (``event_label onset offset filename``) after the model's
+    post-processing, and optionally the frame scores in sed_scores_eval's
+    format. A student checkpoint runs alone; the teacher needs the embedding
+    model and is refused here. Taught in notebook 09.
+    """
+    checkpoint = Path(checkpoint)
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists; choose another --out (detections are never overwritten).")
+    ckpt = load_checkpoint(checkpoint)
+    if ckpt["model_kind"] != "student":
+        raise ValueError(f"{checkpoint} holds a {ckpt['model_kind']} model; `dualkd predict` runs a student "
+                         "checkpoint (the teacher also needs the embedding model's output).")
+    bundle_path = checkpoint.parent / "inference.pt"
+    if not bundle_path.is_file():
+        raise FileNotFoundError(f"{bundle_path} is missing: it holds the feature settings and scaler that go "
+                                "with the checkpoint; train with `dualkd train-student` to create both.")
+    bundle = torch.load(bundle_path, map_location="cpu", weights_only=True)
+    from dualkd_lib.features import FeatureConfig
+
+    fcfg = FeatureConfig(**bundle["features"])
+    _, mean, _ = load_model_from_checkpoint(checkpoint, expected_kind="student")
+    model = mean.without_embedding_head().eval()
+    scaler = Scaler(fcfg.n_mels)
+    scaler.load_state_dict(bundle["scaler_state"])
+    logmel = LogMel(fcfg)
+    threshold = bundle["threshold"] if threshold is None else threshold
+    frame_s = fcfg.hop_length * fcfg.net_pooling / fcfg.sample_rate
+    win = fcfg.clip_samples
+    rows, score_frames = [], {}
+    for path in tqdm(_collect_wavs(inputs), desc="predict", disable=not progress, unit="file"):
+        wave = desed_io.load_wav(path, target_sr=SAMPLE_RATE)
+        n_win = max(1, int(np.ceil(len(wave) / win)))
+        padded = torch.nn.functional.pad(wave, (0, n_win * win - len(wave)))
+        with torch.no_grad():
+            x = scaler(logmel(padded.reshape(n_win, win)))
+            strong = model(x).strong  # [n_win, C, T]
+        scores = strong.permute(1, 0, 2).reshape(len(CLASSES), -1).numpy()  # [C, n_win*T]
+        n_keep = max(1, int(np.ceil(len(wave) / SAMPLE_RATE / frame_s)))
+        scores = evaluate.median_filter(scores[:, :n_keep], bundle["median_filter_frames"])
+        score_frames[path.name] = scores
+        det = evaluate.decode_detections(scores[None], [path.name], frame_s, threshold=threshold,
+                                         clip_seconds=len(wave) / SAMPLE_RATE)
+        rows.append(det)
+    detections = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["filename", "onset", "offset", "event_label"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    detections[["event_label", "onset", "offset", "filename"]].to_csv(out, sep="\t", index=False,
+                                                                       float_format="%.3f")
+    if scores_out is not None:
+        for name, scores in score_frames.items():
+            dfs = evaluate.scores_to_dataframes(scores[None], [name], frame_seconds=frame_s,
+                                                clip_seconds=scores.shape[-1] * frame_s)
+            evaluate.write_scores_dir(dfs, scores_out)
+    return len(detections)

@@ -1,0 +1,728 @@
+"""One readable training loop for the teacher and every student mode, plus checkpoints.
+
+- :class:`TrainConfig`: every knob of a run (frozen, saved in each checkpoint).
+- :func:`training_step`: the losses of one batch; TAKD and EEFD in a dozen lines.
+- :func:`train`: Adam, learning-rate warm-up, mixup, the step, the EMA update,
+  history, progress bar, validation, checkpoints and exact resume.
+- :func:`save_checkpoint`, :func:`load_checkpoint`,
+  :func:`load_model_from_checkpoint`: checkpoints that know which model they
+  hold and refuse to be loaded into the wrong one.
+- :func:`predict_scores`: frame and clip probabilities of a trained model.
+
+Files of a run directory: ``last.pt`` is the *rolling* training state (model,
+mean model, optimiser, step, history), written every ``checkpoint_every`` steps
+and at the end; the same run overwrites it each time (it is the run's own file).
+``final.pt`` is the finished model; it is never replaced without
+``overwrite=True``.
+
+Taught in notebooks 03 (teacher), 06 (TAKD) and 08 (dual KD end to end).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dualkd_lib.distill import (
+    EEFD_KINDS,
+    KD_KINDS,
+    MODES,
+    TAKD_GRADIENTS,
+    _check_choice,
+    consistency_loss,
+    eefd_loss,
+    ema_alpha,
+    kd_loss,
+    mean_student_forward,
+    mode_uses,
+    sigmoid_rampup,
+    supervised_loss,
+    update_ema,
+)
+
+log = logging.getLogger(__name__)
+
+#: Version of the checkpoint layout written by :func:`save_checkpoint`.
+CHECKPOINT_FORMAT: int = 1
+#: Model kinds a checkpoint can hold: the ``dualkd_lib.models`` class and config class of each.
+MODEL_KINDS: dict[str, tuple[str, str]] = {
+    "teacher": ("CRNN", "CRNNConfig"),
+    "student": ("SECRNN", "CRNNConfig"),
+    "embedding": ("EmbeddingModel", "EmbeddingModelConfig"),
+}
+#: TrainConfig fields that may change when a run is resumed (how long, how chatty).
+RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps", "log_every", "checkpoint_every")
+#: Batch entries mixed by mixup (features, labels and cached targets, the same way).
+MIXED_KEYS: tuple[str, ...] = ("features", "strong", "weak", "embeddings", "teacher_strong", "teacher_weak")
+
+
+# --------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of one training run (defaults: DCASE 2023 baseline where it has one).
+
+    Length: ``epochs`` passes over the loader, or ``max_steps`` optimiser steps
+    if set (wins over ``epochs``). Optimiser: Adam, ``lr`` reached after a
+    sigmoid warm-up of ``lr_rampup_steps`` steps; gradients clipped to norm
+    ``grad_clip`` (None: no clipping). ``batch_sizes`` = (strong, weak,
+    unlabeled) clips per batch, read by the batch sampler. Mean student:
+    ``ema_alpha``; consistency weight ramps up to ``cons_max`` over
+    ``cons_rampup_steps``. ``mixup_prob``: chance that a batch is mixed
+    (DCASE mixup, Beta(``mixup_beta``, ``mixup_beta``)). Distillation:
+    ``mode`` in :data:`dualkd_lib.distill.MODES`, ``w_kd``, ``kd_temperature``,
+    ``kd_kind``, ``w_emb``, ``eefd_kind``, ``takd_gradient``. Book-keeping:
+    ``seed``, ``log_every`` and ``checkpoint_every`` (steps), ``validate_on``
+    ("mean" or "student": which model ``val_fn`` sees). Taught in notebook 03.
+    """
+
+    mode: str = "supervised"
+    epochs: int = 10
+    max_steps: int | None = None
+    lr: float = 1e-3
+    lr_rampup_steps: int = 500
+    batch_sizes: tuple[int, int, int] = (12, 12, 24)
+    ema_alpha: float = 0.999
+    cons_max: float = 2.0
+    cons_rampup_steps: int = 1000
+    mixup_prob: float = 0.5
+    mixup_beta: float = 0.2
+    w_kd: float = 1.0
+    kd_temperature: float = 1.0
+    kd_kind: str = "bce"
+    w_emb: float = 1.0
+    eefd_kind: str = "mse"
+    takd_gradient: str = "interpolated"
+    grad_clip: float | None = 5.0
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 500
+    validate_on: str = "mean"
+
+    def __post_init__(self) -> None:
+        _check_choice("mode", self.mode, MODES)
+        _check_choice("kd_kind", self.kd_kind, KD_KINDS)
+        _check_choice("eefd_kind", self.eefd_kind, EEFD_KINDS)
+        _check_choice("takd_gradient", self.takd_gradient, TAKD_GRADIENTS)
+        _check_choice("validate_on", self.validate_on, ("mean", "student"))
+        if self.epochs < 1 and self.max_steps is None:
+            raise ValueError(f"epochs must be >= 1 (got {self.epochs}) unless max_steps is set.")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1 or None, got {self.max_steps}.")
+        if not 0.0 <= self.ema_alpha < 1.0:
+            raise ValueError(f"ema_alpha must be in [0, 1), got {self.ema_alpha}.")
+        if not 0.0 <= self.mixup_prob <= 1.0:
+            raise ValueError(f"mixup_prob must be in [0, 1], got {self.mixup_prob}.")
+        if self.lr <= 0 or self.kd_temperature <= 0 or self.mixup_beta <= 0:
+            raise ValueError("lr, kd_temperature and mixup_beta must be > 0.")
+        if self.log_every < 1 or self.checkpoint_every < 1:
+            raise ValueError("log_every and checkpoint_every must be >= 1 (steps).")
+        if len(self.batch_sizes) != 3 or min(self.batch_sizes) < 0:
+            raise ValueError(f"batch_sizes must be (strong, weak, unlabeled) >= 0, got {self.batch_sizes}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for checkpoints and JSON)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict` (unknown keys raise ``ValueError``)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"Unknown TrainConfig fields {sorted(unknown)}; valid fields are {sorted(names)}.")
+        d = dict(d)
+        if "batch_sizes" in d:
+            d["batch_sizes"] = tuple(d["batch_sizes"])
+        return cls(**d)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    ``history``: one dict per optimiser step (``step``, ``epoch``, ``lr``,
+    ``alpha``, ``w_cons``, ``loss`` and each loss term; with teacher outputs in
+    the batch also ``kd_student`` and ``kd_mean``, the KD distance of student and
+    mean student, for plots). ``val_history``: one dict per epoch from ``val_fn``.
+    """
+
+    model: nn.Module
+    mean_model: nn.Module
+    history: list[dict[str, float]]
+    val_history: list[dict[str, float]]
+    steps: int
+    run_dir: Path
+    final_path: Path
+    resumed_from: int = 0
+    seconds: float = 0.0
+
+    def history_frame(self):
+        """``history`` as a pandas DataFrame (one row per step)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.history)
+
+
+# --------------------------------------------------------------------------
+# Seeding, data order, mixup
+# --------------------------------------------------------------------------
+def _derive_seed(*keys: int) -> int:
+    """A 32-bit seed that depends only on ``keys`` (e.g. (seed, epoch, batch))."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
+
+
+def _seed_all(*keys: int) -> None:
+    s = _derive_seed(*keys)
+    torch.manual_seed(s)
+    np.random.seed(s)
+    random.seed(s)
+
+
+def _epoch_batches(loader: Any, seed: int, epoch: int, skip: int) -> Iterator[tuple[int, Any]]:
+    """Yield ``(index, batch)`` of one epoch; the order depends only on (seed, epoch).
+
+    Random generators are re-seeded from (seed, epoch) before the iterator is
+    created and from (seed, epoch, index) before every batch is fetched, so a
+    run resumed at any step sees exactly the batches (and dropout noise) of an
+    uninterrupted one. The first ``skip`` batches are fetched and dropped.
+    """
+    _seed_all(seed, epoch)
+    for obj in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+        if hasattr(obj, "set_epoch"):
+            obj.set_epoch(epoch)
+    it = iter(loader)
+    index = 0
+    while True:
+        _seed_all(seed, epoch, index + 1)
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        if index >= skip:
+            yield index, batch
+        index += 1
+
+
+def mixup_batch(batch: Mapping[str, Any], rng: np.random.Generator, *, prob: float, beta: float) -> dict[str, Any]:
+    """DCASE-style mixup inside the batch, with probability ``prob``.
+
+    One weight ``c ~ Beta(beta, beta)`` (taken as ``max(c, 1-c)``) per batch;
+    each clip is mixed with another clip *of the same group* (strong, weak or
+    unlabeled, from the masks), so the masks stay true. Features, labels and
+    cached embeddings / teacher outputs (:data:`MIXED_KEYS`) are mixed the same
+    way: ``c·x + (1-c)·x[perm]``. (DCASE mixes only the labeled groups; we mix
+    the unlabeled one too, its cached targets stay consistent.) Returns a new
+    dict; the input is not changed. Taught in notebook 03.
+    """
+    out = dict(batch)
+    if prob <= 0 or rng.random() >= prob:
+        return out
+    c = float(rng.beta(beta, beta))
+    c = max(c, 1.0 - c)
+    has_strong = batch["has_strong"].bool().cpu().numpy()
+    has_weak = batch["has_weak"].bool().cpu().numpy()
+    groups = [has_strong, has_weak & ~has_strong, ~has_weak & ~has_strong]
+    perm = np.arange(len(has_strong))
+    for g in groups:
+        idx = np.flatnonzero(g)
+        perm[idx] = idx[rng.permutation(len(idx))]
+    perm_t = torch.from_numpy(perm)
+    for key in MIXED_KEYS:
+        value = batch.get(key)
+        if isinstance(value, torch.Tensor):
+            out[key] = c * value + (1.0 - c) * value[perm_t.to(value.device)]
+    return out
+
+
+# --------------------------------------------------------------------------
+# The training step
+# --------------------------------------------------------------------------
+def _require(batch: Mapping[str, Any], key: str, why: str) -> torch.Tensor:
+    if batch.get(key) is None:
+        raise ValueError(
+            f"The batch has no {key!r}, needed for {why}; build the training loader with it cached "
+            "(see dualkd_lib.datasets.build_train_loader)."
+        )
+    return batch[key]
+
+
+def training_step(
+    model: nn.Module,
+    mean_model: nn.Module,
+    batch: Mapping[str, torch.Tensor],
+    cfg: TrainConfig,
+    step: int,
+    *,
+    model_needs_embeddings: bool = False,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total loss of one (already mixed) batch and its terms, for mode ``cfg.mode``.
+
+    L = L_sup + w_cons(step)·L_cons [+ w_kd·L_KD] [+ w_emb·L_EEFD]. In the
+    ``takd`` and ``dual`` modes the KD term is measured on the *mean student*,
+    computed with :func:`~dualkd_lib.distill.mean_student_forward` so that its
+    gradient reaches the student; the same output (detached) is the consistency
+    target (with ``takd_gradient="interpolated"`` it is the mean student after
+    this step's EMA update, θ_mix, a (1-α) step closer to the student than θ̄).
+    Returns ``(loss, terms)``; terms are tensors keyed
+    ``sup``, ``cons``, ``kd``, ``emb``. Taught in notebook 06.
+    """
+    x = batch["features"]
+    emb_in = _require(batch, "embeddings", "the teacher's embedding fusion") if model_needs_embeddings else None
+    out = model(x, emb_in)  # student: strong, weak, embedding_pred
+    if mode_uses(cfg.mode, "takd"):  # mean student with a gradient path to the student
+        a = ema_alpha(step, cfg.ema_alpha)
+        out_mean = mean_student_forward(model, mean_model, x, alpha=a, gradient=cfg.takd_gradient, embeddings=emb_in)
+    else:
+        with torch.no_grad():
+            out_mean = mean_model(x, emb_in)
+
+    terms = {"sup": supervised_loss(out, batch), "cons": consistency_loss(out, out_mean)}
+    loss = terms["sup"] + cfg.cons_max * sigmoid_rampup(step, cfg.cons_rampup_steps) * terms["cons"]
+    if mode_uses(cfg.mode, "kd"):  # TAKD: through the mean student; KD: straight to the student
+        t_strong = _require(batch, "teacher_strong", f"mode {cfg.mode!r}")
+        t_weak = _require(batch, "teacher_weak", f"mode {cfg.mode!r}")
+        kd_out = out_mean if mode_uses(cfg.mode, "takd") else out
+        terms["kd"] = kd_loss(kd_out, t_strong, t_weak, temperature=cfg.kd_temperature, kind=cfg.kd_kind)
+        loss = loss + cfg.w_kd * terms["kd"]
+    if mode_uses(cfg.mode, "emb"):  # EEFD: the embedding distillation layer predicts the frozen embeddings
+        target = _require(batch, "embeddings", f"mode {cfg.mode!r} (EEFD targets)")
+        terms["emb"] = eefd_loss(out.embedding_pred, target, kind=cfg.eefd_kind)
+        loss = loss + cfg.w_emb * terms["emb"]
+
+    if batch.get("teacher_strong") is not None and batch.get("teacher_weak") is not None:
+        with torch.no_grad():  # diagnostics for the plots: how far student and mean student are from the teacher
+            for name, o in (("kd_student", out), ("kd_mean", out_mean)):
+                terms[name] = kd_loss(o, batch["teacher_strong"], batch["teacher_weak"],
+                                      temperature=cfg.kd_temperature, kind=cfg.kd_kind)
+    return loss, terms
+
+
+# --------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------
+def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+
+
+def train(
+    model: nn.Module,
+    train_loader: Any,
+    cfg: TrainConfig,
+    *,
+    run_dir: str | Path,
+    val_fn: Callable[[nn.Module], Mapping[str, float]] | None = None,
+    teacher_needs_embeddings: bool = False,
+    resume: bool = True,
+    overwrite: bool = False,
+    progress: bool = True,
+    preset: str | None = None,
+) -> TrainResult:
+    """Train ``model`` (and its mean model) on ``train_loader``; checkpoints in ``run_dir``.
+
+    ``train_loader`` yields batch dicts (``features``, ``strong``, ``weak``,
+    ``has_strong``, ``has_weak`` and, per mode, ``embeddings``,
+    ``teacher_strong``, ``teacher_weak``) and must have a length (batches per
+    epoch). ``teacher_needs_embeddings``: the model is the CRNN teacher and takes
+    ``batch["embeddings"]`` as input. ``val_fn(mean model or model) -> dict`` runs
+    after every epoch (``cfg.validate_on``).
+
+    Run directory rules: with ``resume=True`` an interrupted run continues from
+    ``last.pt`` with the same results as an uninterrupted run, and a finished run
+    of the same length is loaded instead of retrained. A ``final.pt`` (finished
+    run) is replaced only with ``overwrite=True`` (e.g. to train longer). With
+    ``resume=False`` an existing run needs ``overwrite=True``. Taught in notebook 03.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    last_path, final_path = run_dir / "last.pt", run_dir / "final.pt"
+    try:
+        steps_per_epoch = len(train_loader)
+    except TypeError:
+        raise ValueError("train_loader has no len(); use a DataLoader whose batch sampler has a length.") from None
+    if steps_per_epoch < 1:
+        raise ValueError("train_loader is empty (0 batches per epoch); check the dataset and batch sizes.")
+    total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
+    kind, model_config = describe_model(model)
+    device = next(model.parameters()).device
+
+    mean_model = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    history: list[dict[str, float]] = []
+    val_history: list[dict[str, float]] = []
+    step = 0
+    state = _resume_state(last_path, final_path, cfg, kind, total, steps_per_epoch, resume, overwrite)
+    if state is not None:
+        try:
+            model.load_state_dict(state["model_state"])
+            mean_model.load_state_dict(state["mean_model_state"])
+            if state.get("optimizer_state") is not None:
+                optimizer.load_state_dict(state["optimizer_state"])
+        except RuntimeError as err:
+            raise ValueError(f"{state['path']} does not fit this model ({kind}): {err}") from None
+        step, history = state["step"], list(state["history"])
+        val_history = list((state.get("extra") or {}).get("val_history", []))
+        log.info("Resuming %s from step %d of %d (%s).", run_dir, step, total, state["path"].name)
+    resumed_from = step
+    start_time = time.perf_counter()
+
+    def checkpoint(path: Path, with_optimizer: bool) -> None:
+        save_checkpoint(
+            path, model=model, mean_model=mean_model, optimizer=optimizer if with_optimizer else None,
+            step=step, epoch=step // steps_per_epoch, history=history, model_kind=kind,
+            model_config=model_config, train_config=cfg, preset=preset, overwrite=True,
+            extra={"val_history": val_history, "steps_per_epoch": steps_per_epoch, "total_steps": total},
+        )
+
+    model.train()
+    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"train {cfg.mode}", unit="step")
+    while step < total:
+        epoch, skip = divmod(step, steps_per_epoch)
+        seen = skip
+        for _, batch in _epoch_batches(train_loader, cfg.seed, epoch, skip):
+            seen += 1
+            batch = mixup_batch(_to_device(batch, device), np.random.default_rng([cfg.seed, step, 7]),
+                                prob=cfg.mixup_prob, beta=cfg.mixup_beta)
+            lr = cfg.lr * sigmoid_rampup(step, cfg.lr_rampup_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss, terms = training_step(model, mean_model, batch, cfg, step,
+                                        model_needs_embeddings=teacher_needs_embeddings)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            alpha = update_ema(mean_model, model, cfg.ema_alpha, step)
+
+            history.append({"step": step, "epoch": epoch, "lr": lr, "alpha": alpha,
+                            "w_cons": cfg.cons_max * sigmoid_rampup(step, cfg.cons_rampup_steps),
+                            "loss": float(loss.detach()), **{k: float(v.detach()) for k, v in terms.items()}})
+            step += 1
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == total:
+                running = float(np.mean([h["loss"] for h in history[-cfg.log_every:]]))
+                bar.set_postfix(loss=f"{running:.4f}")
+                log.info("step %d/%d loss %.4f", step, total, running)
+            if step % steps_per_epoch == 0 and val_fn is not None:
+                val_history.append(_validate(val_fn, mean_model if cfg.validate_on == "mean" else model, epoch, step))
+                model.train()
+            if step % cfg.checkpoint_every == 0 and step < total:
+                checkpoint(last_path, with_optimizer=True)
+            if step >= total:
+                break
+        if step < total and seen != steps_per_epoch:
+            raise ValueError(
+                f"train_loader gave {seen} batches in epoch {epoch} but len() says {steps_per_epoch}; "
+                "its length must be the number of batches it yields."
+            )
+    bar.close()
+    seconds = time.perf_counter() - start_time
+    if step > resumed_from or not final_path.exists():
+        checkpoint(last_path, with_optimizer=True)
+        checkpoint(final_path, with_optimizer=False)
+    log.info("Trained %s for %d steps in %.1f s; final model in %s.", kind, step - resumed_from, seconds, final_path)
+    return TrainResult(model, mean_model, history, val_history, step, run_dir, final_path, resumed_from, seconds)
+
+
+def _validate(val_fn: Callable, model: nn.Module, epoch: int, step: int) -> dict[str, float]:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        metrics = dict(val_fn(model))
+    model.train(was_training)
+    log.info("epoch %d validation: %s", epoch, metrics)
+    return {"epoch": epoch, "step": step, **{k: float(v) for k, v in metrics.items()}}
+
+
+def _resume_state(
+    last_path: Path,
+    final_path: Path,
+    cfg: TrainConfig,
+    kind: str,
+    total: int,
+    steps_per_epoch: int,
+    resume: bool,
+    overwrite: bool,
+) -> dict[str, Any] | None:
+    """Apply the run-directory rules of :func:`train`; return the state to resume from or None."""
+    run_dir = last_path.parent
+    if not resume:
+        if (last_path.exists() or final_path.exists()) and not overwrite:
+            raise FileExistsError(
+                f"{run_dir} already holds a training run (last.pt/final.pt). Pass resume=True to continue it, "
+                "overwrite=True to start again from scratch, or use another run_dir."
+            )
+        return None
+    if final_path.exists():
+        done = load_checkpoint(final_path, expected_kind=kind)
+        _check_same_run(done, final_path, cfg, steps_per_epoch)
+        if done["step"] == total:
+            done["path"] = final_path
+            return done  # a finished run of this length: load it, train nothing
+        if not overwrite:
+            raise FileExistsError(
+                f"{final_path} holds a finished run of {done['step']} steps but this config asks for {total}. "
+                "Pass overwrite=True to continue training it and replace final.pt, or use another run_dir."
+            )
+    if not last_path.exists():
+        return None
+    state = load_checkpoint(last_path, expected_kind=kind)
+    _check_same_run(state, last_path, cfg, steps_per_epoch)
+    if state["step"] > total:
+        if not overwrite:
+            raise ValueError(
+                f"{last_path} is at step {state['step']}, beyond the {total} steps this config asks for; "
+                "use another run_dir, or overwrite=True with resume=False to start again."
+            )
+        return None
+    state["path"] = last_path
+    return state
+
+
+def _check_same_run(state: Mapping[str, Any], path: Path, cfg: TrainConfig, steps_per_epoch: int) -> None:
+    old = dict(state.get("train_config") or {})
+    new = cfg.to_dict()
+    diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and _norm(old.get(k)) != _norm(new.get(k)))
+    if diff:
+        details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise ValueError(
+            f"The run in {path} was trained with another config "
+            f"({details}); use another run_dir, or resume=False, overwrite=True to start again."
+        )
+    old_spe = (state.get("extra") or {}).get("steps_per_epoch")
+    if old_spe is not None and old_spe != steps_per_epoch:
+        raise ValueError(
+            f"The run in {path} was trained with {old_spe} batches per epoch, this loader has {steps_per_epoch}; "
+            "resume with the same data and batch sizes, or start a new run_dir."
+        )
+
+
+def _norm(v: Any) -> Any:
+    return list(v) if isinstance(v, (list, tuple)) else v
+
+
+# --------------------------------------------------------------------------
+# Checkpoints
+# --------------------------------------------------------------------------
+def describe_model(model: nn.Module) -> tuple[str, Any]:
+    """``(model_kind, model_config)`` of a model.
+
+    Kinds: "teacher" (:class:`~dualkd_lib.models.CRNN`), "student"
+    (:class:`~dualkd_lib.models.SECRNN`), "embedding"
+    (:class:`~dualkd_lib.models.EmbeddingModel`), or "custom" for any other
+    module (it trains, but :func:`load_model_from_checkpoint` cannot rebuild it).
+    ``model_config`` is the model's ``cfg`` dataclass (None if it has none).
+    Taught in notebook 03.
+    """
+    name = type(model).__name__
+    kind = next((k for k, (cls_name, _) in MODEL_KINDS.items() if cls_name == name), "custom")
+    return kind, getattr(model, "cfg", None)
+
+
+def _config_dict(config: Any) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return dataclasses.asdict(config)
+    if isinstance(config, Mapping):
+        return dict(config)
+    raise ValueError(f"model_config/train_config must be a dataclass, a dict or None, got {type(config).__name__}.")
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    model: nn.Module,
+    mean_model: nn.Module | None,
+    optimizer: torch.optim.Optimizer | None,
+    step: int,
+    epoch: int,
+    history: list[dict[str, float]],
+    model_kind: str,
+    model_config: Any,
+    train_config: Any,
+    preset: str | None,
+    extra: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a checkpoint atomically (temporary file + rename); return its path.
+
+    Holds the model and mean-model weights, the optimiser state (or None), the
+    step, epoch, history, which model it is (``model_kind``, ``model_config`` to
+    rebuild it, ``preset``) and the ``train_config``. Only plain Python types
+    and tensors are stored, so it loads with ``torch.load(weights_only=True)``.
+    An existing file is replaced only with ``overwrite=True`` (else
+    ``FileExistsError``). Taught in notebook 03.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{path} exists; pass overwrite=True to replace it, or choose another path (checkpoints are "
+            "never replaced silently)."
+        )
+    if model_kind not in (*MODEL_KINDS, "custom"):
+        raise ValueError(f"model_kind={model_kind!r} is not valid; choose one of {[*MODEL_KINDS, 'custom']}.")
+    ckpt = {
+        "format": CHECKPOINT_FORMAT,
+        "model_kind": model_kind,
+        "model_class": type(model).__name__,
+        "model_config": _config_dict(model_config),
+        "model_config_class": type(model_config).__name__ if model_config is not None else None,
+        "preset": preset,
+        "train_config": _config_dict(train_config),
+        "model_state": model.state_dict(),
+        "mean_model_state": mean_model.state_dict() if mean_model is not None else None,
+        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+        "step": int(step),
+        "epoch": int(epoch),
+        "history": list(history),
+        "extra": dict(extra) if extra is not None else {},
+        "torch_version": str(torch.__version__),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(ckpt, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, *, expected_kind: str | None = None) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (on CPU).
+
+    ``expected_kind`` ("teacher", "student", "embedding"): raise ``ValueError``
+    if the checkpoint holds another model, naming both and the preset it was
+    made with. Taught in notebook 03.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}; train the model first or check the path.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling error means "not our checkpoint"
+        raise ValueError(f"{path} is not a readable dualkd checkpoint ({type(err).__name__}: {err}).") from None
+    if not isinstance(ckpt, dict) or "model_kind" not in ckpt or "model_state" not in ckpt:
+        raise ValueError(f"{path} is not a dualkd checkpoint (no model_kind/model_state); was it saved by train()?")
+    if expected_kind is not None and ckpt["model_kind"] != expected_kind:
+        raise ValueError(
+            f"{path} holds a {ckpt['model_kind']} model ({ckpt.get('model_class')}, preset "
+            f"{ckpt.get('preset')!r}), but a {expected_kind} model was expected; load the right checkpoint."
+        )
+    return ckpt
+
+
+def _tuples(v: Any) -> Any:
+    """Lists back to tuples, recursively (config fields such as ``pooling`` are tuples)."""
+    return tuple(_tuples(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+def build_model(model_kind: str, model_config: Mapping[str, Any]) -> nn.Module:
+    """A fresh model of ``model_kind`` built from a stored config dict (see :data:`MODEL_KINDS`).
+
+    Taught in notebook 03.
+    """
+    from dualkd_lib import models
+
+    if model_kind not in MODEL_KINDS:
+        raise ValueError(
+            f"Cannot rebuild a {model_kind!r} model; only {list(MODEL_KINDS)} checkpoints can be rebuilt."
+        )
+    if model_config is None:
+        raise ValueError(f"The checkpoint of the {model_kind} model has no model_config to rebuild it from.")
+    cls_name, config_name = MODEL_KINDS[model_kind]
+    config = getattr(models, config_name)(**{k: _tuples(v) for k, v in model_config.items()})
+    return getattr(models, cls_name)(config)
+
+
+def load_model_from_checkpoint(
+    path: str | Path, *, expected_kind: str | None = None
+) -> tuple[nn.Module, nn.Module | None, dict[str, Any]]:
+    """Rebuild ``(model, mean_model, checkpoint)`` from a checkpoint, in eval mode.
+
+    The model class comes from ``model_kind`` and its config from
+    ``model_config``. A checkpoint of another kind, or weights that do not fit
+    the rebuilt model, raise ``ValueError`` naming the model the checkpoint
+    holds, the one expected and the preset it was made with. ``mean_model`` is
+    None if the checkpoint has none. Taught in notebook 03.
+    """
+    ckpt = load_checkpoint(path, expected_kind=expected_kind)
+    kind = ckpt["model_kind"]
+    model = build_model(kind, ckpt["model_config"])
+    mean_model = None
+    try:
+        model.load_state_dict(ckpt["model_state"])
+        if ckpt.get("mean_model_state") is not None:
+            mean_model = copy.deepcopy(model)
+            mean_model.load_state_dict(ckpt["mean_model_state"])
+    except RuntimeError as err:
+        raise ValueError(
+            f"The weights in {path} (a {kind} model, {ckpt.get('model_class')}, preset {ckpt.get('preset')!r}) do "
+            f"not fit the {MODEL_KINDS[kind][0]} rebuilt from its config"
+            f"{'' if expected_kind is None else f' (expected a {expected_kind} model)'}: {err}"
+        ) from None
+    model.eval()
+    if mean_model is not None:
+        mean_model.eval().requires_grad_(False)
+    return model, mean_model, ckpt
+
+
+# --------------------------------------------------------------------------
+# Inference
+# --------------------------------------------------------------------------
+def predict_scores(
+    model: nn.Module,
+    features: torch.Tensor | np.ndarray,
+    *,
+    embeddings: torch.Tensor | np.ndarray | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame and clip probabilities of ``model`` (eval mode, no gradient).
+
+    ``features`` [N, n_mels, frames] (standardised log-mel); ``embeddings``
+    [N, D, T] for a teacher that fuses them. Returns numpy float32
+    ``strong`` [N, C, T_out] and ``weak`` [N, C]. The model's train/eval mode
+    is restored afterwards. Taught in notebook 03.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    x = torch.as_tensor(features, dtype=torch.float32)
+    if x.ndim != 3:
+        raise ValueError(f"features must be [N, n_mels, frames], got shape {tuple(x.shape)}.")
+    emb = None if embeddings is None else torch.as_tensor(embeddings, dtype=torch.float32)
+    if emb is not None and len(emb) != len(x):
+        raise ValueError(f"embeddings has {len(emb)} clips but features has {len(x)}; they must match.")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    strong, weak = [], []
+    with torch.no_grad():
+        for i in tqdm(range(0, len(x), batch_size), disable=not progress, desc="predict", unit="batch"):
+            xb = x[i : i + batch_size].to(device)
+            out = model(xb) if emb is None else model(xb, emb[i : i + batch_size].to(device))
+            strong.append(out.strong.float().cpu().numpy())
+            weak.append(out.weak.float().cpu().numpy())
+    model.train(was_training)
+    if not strong:
+        raise ValueError("features is empty (N = 0); nothing to predict.")
+    return np.concatenate(strong), np.concatenate(weak)

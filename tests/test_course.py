@@ -1,0 +1,239 @@
+"""The notebook build system: one source, two variants, no drift; running; notebook set-up."""
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from dualkd_lib import course
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+DEMO = textwrap.dedent(
+    '''\
+    # %% [markdown]
+    # # 09 · Demo
+
+    # %%
+    import os
+
+    # %% tags=["parameters"]
+    PRESET = os.environ.get("DUALKD_PRESET", "course")
+    SEED = 0
+    DATA_ROOT = None
+
+    # %% tags=["exercise"]
+    def double(x):
+        """Twice x."""
+        # BEGIN SOLUTION Exercise 9.1: double the input
+        y = 2 * x
+        return y
+        # END SOLUTION
+
+
+    # %%
+    double = check_stub("9.1", double)
+    '''
+)
+
+
+def _make_root(tmp_path: Path, sources: dict[str, str]) -> Path:
+    src = tmp_path / "notebooks" / "src"
+    src.mkdir(parents=True)
+    for name, text in sources.items():
+        (src / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def _copy_course(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return tmp_path
+
+
+# --- build -------------------------------------------------------------------
+def test_build_is_deterministic_and_idempotent(tmp_path: Path) -> None:
+    root = _make_root(tmp_path, {p.name: p.read_text() for p in (ROOT / "notebooks" / "src").glob("*.py")})
+    written = course.build(root)
+    assert {p.name for p in written} >= {"00_course_map.ipynb"}
+    first = {p: p.read_bytes() for p in written}
+    assert course.build(root) == []  # nothing changed
+    for p in first:
+        p.unlink()
+    course.build(root)
+    assert {p: p.read_bytes() for p in first} == first
+    nb = json.loads((root / "notebooks" / "00_course_map.ipynb").read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert [c["id"] for c in nb["cells"]][:3] == ["cell-000", "cell-001", "cell-002"]
+    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in nb["cells"])
+
+
+def test_committed_notebooks_match_their_sources() -> None:
+    assert course.check(ROOT) == [], "run `python -m dualkd_lib.course build`"
+
+
+def test_student_variant_replaces_solutions_with_stubs(tmp_path: Path) -> None:
+    root = _make_root(tmp_path, {"09_demo.py": DEMO})
+    source = root / "notebooks" / "src" / "09_demo.py"
+    student = course.build_notebook(source, "student")
+    solution = course.build_notebook(source, "solutions")
+    cell, sol_cell = student.cells[3], solution.cells[3]
+    assert cell.metadata["tags"] == ["exercise", "raises-exception"]
+    assert sol_cell.metadata["tags"] == ["exercise"]
+    assert "BEGIN SOLUTION" not in cell.source and "END SOLUTION" not in cell.source
+    assert "2 * x" not in cell.source and "2 * x" in sol_cell.source
+    assert "BEGIN SOLUTION" not in sol_cell.source and "Exercise 9.1: double the input (solution)" in sol_cell.source
+    namespace: dict = {}
+    exec(cell.source, namespace)  # the stub cell itself runs
+    with pytest.raises(NotImplementedError, match=r"^Exercise 9\.1: double the input$"):
+        namespace["double"](3)
+    exec(sol_cell.source, namespace)
+    assert namespace["double"](3) == 6
+    assert [s.message for s in course.list_exercises(source)] == ["Exercise 9.1: double the input"]
+
+
+@pytest.mark.parametrize(
+    "old, new, match",
+    [
+        ("    # END SOLUTION\n", "", "never closed"),
+        ("# BEGIN SOLUTION Exercise 9.1: double the input", "# BEGIN SOLUTION", "must read"),
+        ('# %% tags=["exercise"]', "# %%", "not tagged 'exercise'"),
+        ('# %% tags=["parameters"]', "# %%", "exactly one cell tagged 'parameters'"),
+        ("SEED = 0\n", "", "must assign SEED"),
+        ('double = check_stub("9.1", double)', "double = double", "no checker cell"),
+        ("Exercise 9.1", "Exercise 4.1", "should be numbered 9.M"),
+    ],
+)
+def test_malformed_sources_are_refused_with_a_message(tmp_path: Path, old: str, new: str, match: str) -> None:
+    assert old in DEMO
+    root = _make_root(tmp_path, {"09_demo.py": DEMO.replace(old, new)})
+    with pytest.raises(ValueError, match=match):
+        course.build_notebook(root / "notebooks" / "src" / "09_demo.py", "student")
+
+
+def test_badly_named_source_is_refused(tmp_path: Path) -> None:
+    root = _make_root(tmp_path, {"9_Demo.py": DEMO})
+    with pytest.raises(ValueError, match="NN_slug.py"):
+        course.find_sources(root)
+
+
+# --- check -------------------------------------------------------------------
+def test_check_fails_on_a_notebook_with_outputs(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root = _copy_course(tmp_path)
+    path = root / "notebooks" / "00_course_map.ipynb"
+    nb = json.loads(path.read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["execution_count"] = 1
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}]
+    path.write_text(json.dumps(nb, indent=1))
+    problems = course.check(root)
+    assert any("00_course_map.ipynb" in p and "outputs" in p and "course build" in p for p in problems)
+    assert course.main(["--root", str(root), "check"]) == 1
+    assert "00_course_map.ipynb" in capsys.readouterr().err
+    course.build(root)
+    assert course.check(root) == []
+    assert course.main(["--root", str(root), "check"]) == 0
+
+
+def test_check_fails_on_stale_missing_and_orphan_notebooks(tmp_path: Path) -> None:
+    root = _copy_course(tmp_path)
+    src = root / "notebooks" / "src" / "00_course_map.py"
+    src.write_text(src.read_text() + "\n# %% [markdown]\n# One more cell.\n")
+    (root / "notebooks" / "solutions" / "00_course_map.ipynb").unlink()
+    shutil.copy(root / "notebooks" / "00_course_map.ipynb", root / "notebooks" / "99_orphan.ipynb")
+    problems = "\n".join(course.check(root))
+    assert "notebooks/00_course_map.ipynb: out of date" in problems
+    assert "notebooks/solutions/00_course_map.ipynb: missing" in problems
+    assert "99_orphan.ipynb: no source" in problems
+
+
+# --- running -------------------------------------------------------------------
+RUNNABLE = DEMO.replace('double = check_stub("9.1", double)', 'result = double(2) if False else "9.1"') + textwrap.dedent(
+    '''
+    # %% tags=["exercise"]
+    # BEGIN SOLUTION Exercise 9.2: set z
+    z = 1
+    # END SOLUTION
+
+    # %%
+    z = globals().get("z", "9.2")
+    print("done", z)
+    '''
+)
+
+
+def test_run_notebooks_tolerates_only_not_implemented_in_stub_cells(tmp_path: Path) -> None:
+    root = _make_root(tmp_path, {"09_demo.py": RUNNABLE})
+    timings = course.run_notebooks("student", "tiny", out_dir=tmp_path / "out", root=root, timeout=120)
+    assert [(t.name, t.variant, t.stubs_raised) for t in timings] == [("09_demo", "student", 1)]
+    executed = json.loads((tmp_path / "out" / "09_demo.ipynb").read_text())
+    assert "done 9.2" in "".join(executed["cells"][-1]["outputs"][0]["text"])
+    assert "| 09_demo | student |" in course.timing_table(timings)
+
+    bad = RUNNABLE.replace('print("done", z)', 'raise ValueError("boom")')
+    (root / "notebooks" / "src" / "09_demo.py").write_text(bad)
+    with pytest.raises(course.NotebookExecutionError, match=r"notebook 09_demo, cell 6: ValueError: boom"):
+        course.run_notebooks("solutions", "tiny", root=root, timeout=120)
+
+
+def test_run_notebooks_rejects_bad_arguments(tmp_path: Path) -> None:
+    root = _make_root(tmp_path, {"09_demo.py": DEMO})
+    with pytest.raises(ValueError, match="Unknown notebook '42'"):
+        course.run_notebooks("student", "tiny", names=["42"], root=root)
+    with pytest.raises(ValueError, match="variant"):
+        course.run_notebooks("teacher", "tiny", root=root)
+    with pytest.raises(ValueError, match="preset"):
+        course.run_notebooks("student", "huge", root=root)
+
+
+# --- inside the notebooks ---------------------------------------------------------
+def test_notebook_setup_seeds_and_resolves_paths(tmp_path: Path) -> None:
+    setup = course.notebook_setup("tiny", seed=3)
+    a = torch.rand(3), np.random.rand(2)
+    course.notebook_setup("tiny", seed=3)
+    b = torch.rand(3), np.random.rand(2)
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert setup.preset == "tiny" and setup.data_root == ROOT / "data" / "generated" / "tiny"
+    assert setup.cache_dir == ROOT / "data" / "cache" / "tiny"
+    assert course.notebook_setup("course", data_root=str(tmp_path)).data_root == tmp_path.resolve()
+    with pytest.raises(ValueError, match="Unknown preset 'large'"):
+        course.notebook_setup("large")
+
+
+def test_data_status_reports_missing_splits_and_the_command(tmp_path: Path) -> None:
+    status = course.data_status(tmp_path / "nothing", "tiny")
+    assert not status.ready and len(status.missing) >= 5
+    assert status.command.startswith("dualkd make-data --preset tiny --out ")
+    inside = course.data_status(ROOT / "data" / "generated" / "tiny", "tiny")
+    assert inside.command == "dualkd make-data --preset tiny --out data/generated/tiny"
+    from dualkd_lib.layout import SPLITS, split_paths
+
+    for split in SPLITS:
+        audio, labels, durations = split_paths(tmp_path, split)
+        audio.mkdir(parents=True)
+        (audio / "000000.wav").write_bytes(b"")
+        for tsv in (labels, durations):
+            if tsv is not None:
+                tsv.parent.mkdir(parents=True, exist_ok=True)
+                tsv.write_text("filename\n")
+    assert course.data_status(tmp_path, "tiny").ready
+
+
+def test_environment_report_and_method_diagram() -> None:
+    rows = {r["item"]: r for r in course.environment_report()}
+    assert rows["torch"]["value"].startswith("2.11") and rows["torch"]["status"] == "ok"
+    assert {"python", "sed_scores_eval", "GPU (CUDA)", "CPU threads (torch)"} <= set(rows)
+    fig = course.draw_method_diagram()
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    for word in ("teacher", "mean student", "embedding distillation", "L_{TAKD}", "L_{EEFD}"):
+        assert word in texts
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

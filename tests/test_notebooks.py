@@ -1,0 +1,44 @@
+"""Every notebook runs top to bottom, both variants, on the tiny preset.
+
+Student variants may raise only NotImplementedError, and only in stub cells; the
+checker cells fall back to the library so the rest of the notebook runs. One test per
+notebook and variant, so a failure names the notebook; the timing table is printed at
+the end of the module (also without ``-s``). Run just these with ``pytest -m notebooks``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dualkd_lib import course
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = [p.stem for p in course.find_sources(ROOT)]
+
+pytestmark = pytest.mark.notebooks
+
+
+@pytest.fixture(scope="module")
+def timings(request: pytest.FixtureRequest) -> list[course.NotebookTiming]:
+    collected: list[course.NotebookTiming] = []
+    yield collected
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if collected and reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # print past pytest's output capture
+            reporter.write_line("")
+            reporter.write_line("Notebook timings (tiny preset):")
+            for line in course.timing_table(collected).splitlines():
+                reporter.write_line(line)
+
+
+@pytest.mark.parametrize("variant", course.VARIANTS)
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs(name: str, variant: str, tmp_path: Path, timings: list) -> None:
+    result = course.run_notebooks(variant, preset="tiny", names=[name], out_dir=tmp_path, root=ROOT)
+    assert [t.name for t in result] == [name]
+    if variant == "solutions":
+        assert result[0].stubs_raised == 0
+    timings.extend(result)
+    print(course.timing_table(result))
