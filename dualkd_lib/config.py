@@ -106,13 +106,13 @@ COURSE = Preset(
     embedding=M.COURSE_EMBEDDING,
     teacher=M.COURSE_TEACHER,
     student=M.COURSE_STUDENT,
-    pretrain=PretrainConfig(),
+    pretrain=PretrainConfig(n_clips=1500, epochs=4),
     teacher_train=TrainConfig(
-        mode="teacher", epochs=6, batch_sizes=(8, 8, 16), lr_rampup_steps=200, cons_rampup_steps=400,
+        mode="teacher", epochs=3, ema_alpha=0.99, batch_sizes=(8, 8, 16), lr_rampup_steps=200, cons_rampup_steps=400,
         log_every=20, checkpoint_every=200,
     ),
     student_train=TrainConfig(
-        mode="supervised", epochs=6, batch_sizes=(8, 8, 16), lr_rampup_steps=200, cons_rampup_steps=400,
+        mode="supervised", epochs=3, ema_alpha=0.99, batch_sizes=(8, 8, 16), lr_rampup_steps=200, cons_rampup_steps=400,
         log_every=20, checkpoint_every=200,
     ),
 )

@@ -220,6 +220,7 @@ class Context:
         """Frozen frame embeddings ``[N, emb_dim, out_frames]`` of ``split`` (cached on disk)."""
         if split not in self._embeddings:
             path = self.work_dir / "embeddings" / f"{split}.pt"
+            self.embedding_model()  # pre-trains it first if needed
             source = _fingerprint(self.work_dir / "embedding" / "final.pt")
             cached = torch.load(path, weights_only=True) if path.is_file() else None
             if cached is None or cached["source"] != source or len(cached["frame"]) != len(self.split(split)):
@@ -248,6 +249,7 @@ class Context:
         """The frozen teacher's soft outputs ``(strong [N,C,T], weak [N,C])`` on ``split`` (cached)."""
         if split not in self._teacher_outputs:
             path = self.work_dir / "teacher_outputs" / f"{split}.pt"
+            self.teacher()  # trains it first if needed
             source = _fingerprint(self.teacher_path())
             cached = torch.load(path, weights_only=True) if path.is_file() else None
             if cached is None or cached["source"] != source or len(cached["weak"]) != len(self.split(split)):
@@ -335,9 +337,9 @@ def pretrain_embedding_model(ctx: Context, path: Path) -> Path:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            history.append({"step": len(history), "epoch": epoch, "loss": float(loss)})
+            history.append({"step": len(history), "epoch": epoch, "loss": float(loss.detach())})
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
     bar.close()
     model.eval()
     save_checkpoint(path, model=model, mean_model=None, optimizer=None, step=len(history), epoch=cfg.epochs,

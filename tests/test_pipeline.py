@@ -1,0 +1,132 @@
+"""End to end on the tiny preset: data -> features -> embedding model -> teacher -> every student mode.
+
+One tiny context is shared by the module (it takes a little while to build);
+each test checks one behaviour of the pipeline or the CLI on it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from dualkd_lib import cli, pipeline
+from dualkd_lib.constants import CLASSES
+from dualkd_lib.train import load_checkpoint, load_model_from_checkpoint
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> pipeline.Context:
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("tiny")
+    return pipeline.Context.create("tiny", data_root=root / "data", work_dir=root / "work", progress=False)
+
+
+def test_context_generates_missing_data_and_labels(ctx: pipeline.Context) -> None:
+    assert pipeline.data_present(ctx.data_root)
+    s = ctx.split("strong")
+    assert s.features.shape[1:] == (64, 626)
+    assert s.strong.shape[1:] == (len(CLASSES), 156)
+    # every class has ground truth in the strong split (generator guarantee, encoder agrees)
+    assert (s.strong.amax(dim=(0, 2)) == 1).all()
+    ev = ctx.split("evaluation")
+    assert set(ev.ground_truth["event_label"]) == set(CLASSES)
+    assert len(ev.durations) == len(ev)
+
+
+def test_scaler_standardises_training_features(ctx: pipeline.Context) -> None:
+    x = torch.cat([ctx.split(s).features for s in ("strong", "weak", "unlabeled")])
+    per_mel_mean = x.mean(dim=(0, 2))
+    per_mel_std = x.std(dim=(0, 2))
+    assert per_mel_mean.abs().max() < 1e-2
+    assert (per_mel_std - 1).abs().max() < 1e-2
+
+
+def test_frozen_embeddings_are_cached_and_reused(ctx: pipeline.Context) -> None:
+    emb = ctx.embeddings("strong")
+    assert emb.shape == (len(ctx.split("strong")), ctx.preset.embedding.emb_dim, 156)
+    path = ctx.work_dir / "embeddings" / "strong.pt"
+    mtime = path.stat().st_mtime_ns
+    ctx._embeddings.clear()
+    again = ctx.embeddings("strong")
+    assert path.stat().st_mtime_ns == mtime  # loaded, not recomputed
+    assert torch.equal(emb, again)
+    assert all(not p.requires_grad for p in ctx.embedding_model().parameters())
+
+
+@pytest.mark.parametrize("mode", pipeline.STUDENT_MODES)
+def test_every_student_mode_trains_and_evaluates(ctx: pipeline.Context, mode: str) -> None:
+    metrics = pipeline.run_metrics(ctx, "student", mode, 0)
+    for key in ("psds1", "psds2", "f1_collar", "f1_intersection"):
+        assert 0.0 <= metrics[key] <= 1.0
+    hist = load_checkpoint(pipeline.student_run_dir(ctx, mode, 0) / "final.pt")["history"]
+    assert len(hist) == ctx.preset.student_train.max_steps
+    terms = set(hist[-1])
+    assert ("kd" in terms) == (mode in ("kd", "takd", "dual"))
+    assert ("emb" in terms) == (mode in ("eefd", "dual"))
+
+
+def test_student_is_at_most_a_third_of_the_teacher(ctx: pipeline.Context) -> None:
+    teacher = pipeline.run_metrics(ctx, "teacher", "teacher", 0)
+    student = pipeline.run_metrics(ctx, "student", "dual", 0)
+    assert student["params"] * 3 <= teacher["params"]
+    assert student["macs"] < teacher["macs"]
+
+
+def test_same_seed_same_numbers(ctx: pipeline.Context, tmp_path: Path) -> None:
+    first = load_checkpoint(pipeline.student_run_dir(ctx, "supervised", 0) / "final.pt")
+    other = pipeline.Context(ctx.preset, ctx.data_root, tmp_path / "work2", progress=False)
+    other._scaler, other._embedding_model = ctx.scaler(), ctx.embedding_model()
+    pipeline.train_student(other, "supervised", seed=0)
+    second = load_checkpoint(pipeline.student_run_dir(other, "supervised", 0) / "final.pt")
+    assert [h["loss"] for h in first["history"]] == [h["loss"] for h in second["history"]]
+
+
+def test_ablation_writes_table_and_json(ctx: pipeline.Context, tmp_path: Path) -> None:
+    table = pipeline.run_ablation(ctx, seeds=[0], out_dir=tmp_path)
+    assert "student (dual)" in table and "teacher" in table
+    data = json.loads((tmp_path / "ablation.json").read_text())
+    names = [m["name"] for m in data["models"]]
+    assert len(names) == 6
+    for entry in data["models"]:
+        for key in ("name", "params", "macs", "psds1", "psds2", "psds1_std", "psds2_std"):
+            assert key in entry
+
+
+def test_wrong_model_checkpoint_is_refused(ctx: pipeline.Context) -> None:
+    with pytest.raises(ValueError, match="teacher model"):
+        load_model_from_checkpoint(ctx.teacher_path(), expected_kind="student")
+
+
+def test_predict_on_a_long_stereo_44k_recording(ctx: pipeline.Context, tmp_path: Path) -> None:
+    ckpt = pipeline.student_run_dir(ctx, "dual", 0) / "final.pt"
+    if not ckpt.is_file():
+        pipeline.train_student(ctx, "dual", seed=0)
+    rng = np.random.default_rng(0)
+    wav = tmp_path / "mine.wav"
+    sf.write(wav, 0.1 * rng.standard_normal((44_100 * 23, 2)).astype("float32"), 44_100)
+    out = tmp_path / "det.tsv"
+    pipeline.predict_files(ckpt, [wav], out, scores_out=tmp_path / "scores", threshold=0.0, progress=False)
+    lines = out.read_text().splitlines()
+    assert lines[0].split("\t") == ["event_label", "onset", "offset", "filename"]
+    offsets = [float(line.split("\t")[2]) for line in lines[1:]]
+    assert offsets and max(offsets) == pytest.approx(23.0, abs=0.07)  # threshold 0: active to the end
+    assert (tmp_path / "scores" / "mine.tsv").is_file()
+    with pytest.raises(FileExistsError):
+        pipeline.predict_files(ckpt, [wav], out, progress=False)
+    with pytest.raises(ValueError, match="student checkpoint"):
+        pipeline.predict_files(ctx.teacher_path(), [wav], tmp_path / "t.tsv", progress=False)
+
+
+def test_cli_make_data_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "my_notes.txt").write_text("keep me")
+    assert cli.main(["make-data", "--preset", "tiny", "--out", str(out)]) == 2
+    assert "my_notes.txt" in {p.name for p in out.iterdir()}
+    assert "error" in capsys.readouterr().err
