@@ -30,8 +30,8 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> pipeline.Context:
 def test_context_generates_missing_data_and_labels(ctx: pipeline.Context) -> None:
     assert pipeline.data_present(ctx.data_root)
     s = ctx.split("strong")
-    assert s.features.shape[1:] == (64, 626)
-    assert s.strong.shape[1:] == (len(CLASSES), 156)
+    assert s.features.shape[1:] == (64, 313)
+    assert s.strong.shape[1:] == (len(CLASSES), 78)
     # every class has ground truth in the strong split (generator guarantee, encoder agrees)
     assert (s.strong.amax(dim=(0, 2)) == 1).all()
     ev = ctx.split("evaluation")
@@ -49,7 +49,7 @@ def test_scaler_standardises_training_features(ctx: pipeline.Context) -> None:
 
 def test_frozen_embeddings_are_cached_and_reused(ctx: pipeline.Context) -> None:
     emb = ctx.embeddings("strong")
-    assert emb.shape == (len(ctx.split("strong")), ctx.preset.embedding.emb_dim, 156)
+    assert emb.shape == (len(ctx.split("strong")), ctx.preset.embedding.emb_dim, 78)
     path = ctx.work_dir / "embeddings" / "strong.pt"
     mtime = path.stat().st_mtime_ns
     ctx._embeddings.clear()
