@@ -78,6 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scores-out", type=Path, default=None, help="also write frame scores (sed_scores_eval TSVs) here")
     p.add_argument("--threshold", type=float, default=0.5)
 
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (checked against PyTorch), optionally int8")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="model.onnx")
+    p.add_argument("--quantize", action="store_true", help="also write a dynamic int8 model next to it")
+    p.add_argument("--data", type=Path, default=None, help="dataset root for the parity check on real clips")
+    p.add_argument("--overwrite", action="store_true")
+
+    p = sub.add_parser("benchmark", help="latency, real-time factor, throughput, memory of teacher and student")
+    _add_preset(p)
+    p.add_argument("--out", type=Path, required=True, help="folder for benchmark.md / benchmark.json")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--work-dir", type=Path, default=None, help="use trained checkpoints from this work folder")
+    p.add_argument("--overwrite", action="store_true")
+
+    p = sub.add_parser("prepare-desed", help="resample a real DESED folder to 16 kHz once and report what is missing")
+    p.add_argument("root", type=Path, help="DESED root in the DCASE 2023 recipe layout")
+    p.add_argument("--out", type=Path, default=None, help="write the 16 kHz copy here (default: inside root)")
+
     p = sub.add_parser("course", help="run every notebook headless and save the executed copies")
     _add_preset(p)
     p.add_argument("--out", type=Path, default=Path("build/notebooks"))
@@ -152,6 +170,25 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.checkpoint, args.inputs, args.out, scores_out=args.scores_out, threshold=args.threshold
         )
         print(f"wrote {n} detections to {args.out}")
+        return 0
+    if args.command == "export":
+        from dualkd_lib import export
+
+        info = export.export_main(args.checkpoint, args.out, overwrite=args.overwrite, quantize=args.quantize,
+                                  data_root=args.data)
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    if args.command == "benchmark":
+        from dualkd_lib import benchmark
+
+        info = benchmark.benchmark_main(args.out, preset=_resolve_preset(args.preset), repeats=args.repeats,
+                                        work_dir=args.work_dir, overwrite=args.overwrite)
+        print((Path(args.out) / "benchmark.md").read_text())
+        return 0 if info else 1
+    if args.command == "prepare-desed":
+        from dualkd_lib import desed_real
+
+        print(desed_real.prepare_desed(args.root, args.out).summary())
         return 0
     if args.command == "course":
         from dualkd_lib import course

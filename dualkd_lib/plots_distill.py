@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 import torch
 from torch import nn
@@ -49,19 +50,19 @@ __all__ = [
 #: Where :data:`PAPER_RESULTS` come from.
 PAPER_SOURCE: str = (
     "Y. Xiao, R. K. Das, 'Dual Knowledge Distillation for Efficient Sound Event Detection', "
-    "ICASSP 2024 workshops, arXiv 2402.02781: DCASE 2023 Task 4A, DESED public evaluation set "
-    "(PSDS with sed_scores_eval; event-based F1 as a fraction)."
+    "ICASSP 2024 workshops, arXiv 2402.02781 (abstract and results): DCASE 2023 Task 4A, DESED public "
+    "evaluation set; event-based F1 as a fraction. The student has about one third of the baseline's parameters."
 )
 
 #: The paper's results on real DESED (see :data:`PAPER_SOURCE`). ``f1_event`` is the
-#: collar-based event F1 (55.6 % in the paper; not given for the baseline here: None).
+#: event-based F1 (55.6 % in the paper; not in what we could read for the baseline: None).
 #: The paper states that the student has about one third of the baseline's parameters;
-#: exact counts are not in what we could read, so ``params`` is None.
+#: exact counts are not in what we could read, so there is no parameter column.
 #: Our numbers come from generated data and small models: compare *orderings*
 #: (which mode beats which), not values. Taught in notebook 08.
 PAPER_RESULTS: dict[str, dict[str, float | None]] = {
-    "DCASE 2023 baseline CRNN": {"psds1": 0.359, "psds2": 0.562, "f1_event": None, "params": None},
-    "SE-CRNN-16 with DualKD": {"psds1": 0.474, "psds2": 0.698, "f1_event": 0.556, "params": None},
+    "DCASE 2023 baseline CRNN": {"psds1": 0.359, "psds2": 0.562, "f1_event": None},
+    "SE-CRNN-16 with DualKD": {"psds1": 0.474, "psds2": 0.698, "f1_event": 0.556},
 }
 
 
@@ -125,16 +126,18 @@ def plot_loss_curves(
             raise ValueError(f"No run has the loss term {key!r}; available: {available}.")
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
     for ax, key in zip(axes[0], keys):
-        for name, frame in frames.items():
+        for i, (name, frame) in enumerate(frames.items()):  # one colour per run in every panel
             if key in frame.columns:
-                ax.plot(frame["step"], moving_average(frame[key].to_numpy(dtype=float), window), label=name)
+                ax.plot(frame["step"], moving_average(frame[key].to_numpy(dtype=float), window), label=name,
+                        color=f"C{i % 10}")
         ax.set_xlabel("optimiser step")
         ax.set_title(key)
         if logy:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("loss" + (f" (moving average, {window} steps)" if window > 1 else ""))
-    axes[0][-1].legend(fontsize=8)
+    fullest = max(axes[0], key=lambda a: len(a.get_lines()))  # the panel that has every run
+    fullest.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -220,15 +223,26 @@ def plot_mode_bars(
         if paper:
             for (name, values), ls in zip(PAPER_RESULTS.items(), (":", "--")):
                 if values.get(m) is not None:
-                    ax.axhline(values[m], color="k", ls=ls, lw=1, label=f"paper: {name}")
-            ax.legend(fontsize=7, loc="lower right")
+                    ax.axhline(values[m], color="k", ls=ls, lw=1, label=f"paper (real DESED): {name}")
         ax.set_xticks(x)
-        ax.set_xticklabels([str(n).replace(" (", "\n(") for n in frame["name"]], fontsize=8)
+        ax.set_xticklabels([_short_name(n) for n in frame["name"]], fontsize=8)
         ax.set_title(m.upper() if m.startswith("psds") else m)
         ax.set_ylim(0, max(1.0, float(frame[m].max()) * 1.15))
         ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
+    if paper:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07 if paper else 0, 1, 1))
     return fig
+
+
+def _short_name(name: Any) -> str:
+    """``"student (dual)"`` -> ``"dual"``, ``"teacher (CRNN + embeddings)"`` -> ``"teacher"`` (axis labels)."""
+    text = str(name)
+    if text.startswith("student (") and text.endswith(")"):
+        return text[len("student ("):-1]
+    return text.split(" (")[0]
 
 
 def plot_psds_vs_params(
@@ -254,6 +268,9 @@ def plot_psds_vs_params(
         ax.errorbar(params[i], values[i], yerr=None if std is None else std[i], fmt="o", color=color, capsize=4,
                     label=str(name))
     ax.set_xscale("log")
+    ax.set_xlim(params.min() / 1.6, params.max() * 1.6)
+    top = np.nanmax(values + (std if std is not None else 0.0))
+    ax.set_ylim(0, max(0.05, float(top) * 1.15))
     ax.set_xlabel("parameters (deployed model; log scale)")
     ax.set_ylabel(metric.upper() if metric.startswith("psds") else metric)
     ax.set_title(f"{metric.upper()} against model size")
@@ -313,7 +330,8 @@ def plot_similarity_heatmap(
         image = ax.imshow(s, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest", extent=extent)
         ax.set_title(f"{name}\nmean cosine over all clips {np.nanmean(full):.2f}", fontsize=9)
         ax.set_xlabel("time (s)" if frame_seconds is not None else "frame")
-        ax.set_ylabel("clip")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0][0].set_ylabel("clip")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.85, label="cosine similarity")
     return fig
 
@@ -330,13 +348,15 @@ def plot_clip_predictions(
     class_names: Sequence[str] = CLASSES,
     threshold: float | None = 0.5,
     title: str | None = None,
+    max_classes: int = 6,
 ) -> plt.Figure:
     """Frame scores of several models on one clip: a panel per class, a line per model.
 
     ``scores``: ``{model name: [classes, frames]}`` probabilities of the *same* clip.
     ``ground_truth``: that clip's events (``onset``, ``offset``, ``event_label``, in
     seconds), drawn as grey spans. ``classes``: which classes to show (default: those in
-    the ground truth plus any a model scores above 0.5; at least one).
+    the ground truth, then any a model scores above 0.5; at least one, at most
+    ``max_classes``).
     ``threshold``: a dotted decision line (None: none). Taught in notebooks 03 and 08.
     """
     if not scores:
@@ -355,7 +375,7 @@ def plot_clip_predictions(
         chosen = [c for c in class_names if c in set(gt["event_label"])]
         for a in arrays.values():
             chosen += [c for c, row in zip(class_names, a) if row.max() > 0.5 and c not in chosen]
-        classes = [c for c in class_names if c in chosen] or [class_names[int(np.argmax(next(iter(arrays.values())).max(1)))]]
+        classes = chosen[:max_classes] or [class_names[int(np.argmax(next(iter(arrays.values())).max(1)))]]
     unknown = [c for c in classes if c not in class_names]
     if unknown:
         raise ValueError(f"unknown classes {unknown}; choose from {list(class_names)}.")
@@ -404,7 +424,7 @@ def plot_cost_bars(rows: Sequence[Mapping[str, Any]] | pd.DataFrame) -> plt.Figu
         for xi, v in zip(x, values):
             ax.text(xi, v, f"{v:,.1f}\n({v / values[0]:.2f}×)", ha="center", va="bottom", fontsize=8)
         ax.set_xticks(x)
-        ax.set_xticklabels([str(n) for n in frame["name"]], fontsize=8)
+        ax.set_xticklabels([str(n).replace(" (", "\n(") for n in frame["name"]], fontsize=8)
         ax.set_ylabel(unit)
         ax.set_ylim(0, values.max() * 1.3)
         ax.grid(axis="y", alpha=0.3)
@@ -454,13 +474,15 @@ def plot_se_attention(weights: Sequence[Mapping[str, np.ndarray]], *, blocks: Se
     """SE channel weights (top) and tfwSE time-frequency weights (bottom) of some blocks.
 
     ``weights``: the output of :func:`se_attention_weights`. ``blocks``: which conv blocks
-    (default: first, middle and last). The blocks before the time pooling have more frames
+    (default: the first, one a third in and one two thirds in; the last blocks have only
+    one or two frequency bins left). Colours of the tfwSE maps span each map's own range
+    (see its colour bar), so small differences stay visible. The blocks before the time pooling have more frames
     than later ones, so the time axis counts each block's own frames. Taught in notebook 05.
     """
     if not weights:
         raise ValueError("weights is empty; compute them with se_attention_weights(model, x).")
     n = len(weights)
-    blocks = list(blocks) if blocks is not None else sorted({0, n // 2, n - 1})
+    blocks = list(blocks) if blocks is not None else sorted({0, n // 3, (2 * n) // 3})
     if any(b < 0 or b >= n for b in blocks):
         raise ValueError(f"blocks={blocks} out of range: the model has {n} conv blocks (0..{n - 1}).")
     fig, axes = plt.subplots(2, len(blocks), figsize=(3.6 * len(blocks), 5.6), squeeze=False)
@@ -477,7 +499,7 @@ def plot_se_attention(weights: Sequence[Mapping[str, np.ndarray]], *, blocks: Se
         ax = axes[1, j]
         if "tfwse" in w:
             tf = w["tfwse"]
-            im = ax.imshow(tf.T, origin="lower", aspect="auto", vmin=0, vmax=1, cmap="viridis", interpolation="nearest")
+            im = ax.imshow(tf.T, origin="lower", aspect="auto", cmap="viridis", interpolation="nearest")
             ax.set_title(f"block {b}: tfwSE weights", fontsize=9)
             ax.set_xlabel("frame of this block")
             ax.set_ylabel("frequency bin")

@@ -8,6 +8,10 @@
   :func:`load_model_from_checkpoint`: checkpoints that know which model they
   hold and refuse to be loaded into the wrong one.
 - :func:`predict_scores`: frame and clip probabilities of a trained model.
+- GPU and several GPUs: ``TrainConfig.device`` ("auto": CUDA when there is
+  one) and ``TrainConfig.amp`` (mixed precision, CUDA only); inside a
+  ``torch.distributed`` process group :func:`train` wraps the model in
+  ``DistributedDataParallel`` (see :mod:`dualkd_lib.distributed`).
 
 Files of a run directory: ``last.pt`` is the *rolling* training state (model,
 mean model, optimiser, step, history), written every ``checkpoint_every`` steps
@@ -19,6 +23,7 @@ Taught in notebooks 03 (teacher), 06 (TAKD) and 08 (dual KD end to end).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -32,7 +37,9 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
+from torch import distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from dualkd_lib.distill import (
@@ -62,8 +69,8 @@ MODEL_KINDS: dict[str, tuple[str, str]] = {
     "student": ("SECRNN", "CRNNConfig"),
     "embedding": ("EmbeddingModel", "EmbeddingModelConfig"),
 }
-#: TrainConfig fields that may change when a run is resumed (how long, how chatty).
-RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps", "log_every", "checkpoint_every")
+#: TrainConfig fields that may change when a run is resumed (how long, how chatty, on which device).
+RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps", "log_every", "checkpoint_every", "device", "amp")
 #: Batch entries mixed by mixup (features, labels and cached targets, the same way).
 MIXED_KEYS: tuple[str, ...] = ("features", "strong", "weak", "embeddings", "teacher_strong", "teacher_weak")
 
@@ -86,7 +93,10 @@ class TrainConfig:
     ``mode`` in :data:`dualkd_lib.distill.MODES`, ``w_kd``, ``kd_temperature``,
     ``kd_kind``, ``w_emb``, ``eefd_kind``, ``takd_gradient``. Book-keeping:
     ``seed``, ``log_every`` and ``checkpoint_every`` (steps), ``validate_on``
-    ("mean" or "student": which model ``val_fn`` sees). Taught in notebook 03.
+    ("mean" or "student": which model ``val_fn`` sees). Hardware: ``device``
+    ("auto": the model's GPU, else ``cuda`` if available, else ``cpu``; or any
+    ``torch.device`` string); ``amp``: mixed precision (float16 autocast and a
+    gradient scaler), used only on CUDA, ignored on CPU. Taught in notebook 03.
     """
 
     mode: str = "supervised"
@@ -111,8 +121,15 @@ class TrainConfig:
     log_every: int = 50
     checkpoint_every: int = 500
     validate_on: str = "mean"
+    device: str = "auto"
+    amp: bool = True
 
     def __post_init__(self) -> None:
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError):
+                raise ValueError(f"device={self.device!r} is not a torch device; use 'auto', 'cpu' or 'cuda[:N]'.") from None
         _check_choice("mode", self.mode, MODES)
         _check_choice("kd_kind", self.kd_kind, KD_KINDS)
         _check_choice("eefd_kind", self.eefd_kind, EEFD_KINDS)
@@ -192,13 +209,15 @@ def _seed_all(*keys: int) -> None:
     random.seed(s)
 
 
-def _epoch_batches(loader: Any, seed: int, epoch: int, skip: int) -> Iterator[tuple[int, Any]]:
+def _epoch_batches(loader: Any, seed: int, epoch: int, skip: int, *rank_key: int) -> Iterator[tuple[int, Any]]:
     """Yield ``(index, batch)`` of one epoch; the order depends only on (seed, epoch).
 
     Random generators are re-seeded from (seed, epoch) before the iterator is
     created and from (seed, epoch, index) before every batch is fetched, so a
     run resumed at any step sees exactly the batches (and dropout noise) of an
     uninterrupted one. The first ``skip`` batches are fetched and dropped.
+    ``rank_key`` (the process rank, in distributed runs) is added to the
+    per-batch seed, so the processes draw different dropout noise.
     """
     _seed_all(seed, epoch)
     for obj in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
@@ -207,7 +226,7 @@ def _epoch_batches(loader: Any, seed: int, epoch: int, skip: int) -> Iterator[tu
     it = iter(loader)
     index = 0
     while True:
-        _seed_all(seed, epoch, index + 1)
+        _seed_all(seed, epoch, index + 1, *rank_key)
         try:
             batch = next(it)
         except StopIteration:
@@ -268,6 +287,7 @@ def training_step(
     step: int,
     *,
     model_needs_embeddings: bool = False,
+    autocast_device: str | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total loss of one (already mixed) batch and its terms, for mode ``cfg.mode``.
 
@@ -278,17 +298,25 @@ def training_step(
     target (with ``takd_gradient="interpolated"`` it is the mean student after
     this step's EMA update, θ_mix, a (1-α) step closer to the student than θ̄).
     Returns ``(loss, terms)``; terms are tensors keyed
-    ``sup``, ``cons``, ``kd``, ``emb``. Taught in notebook 06.
+    ``sup``, ``cons``, ``kd``, ``emb``. ``model`` may be wrapped in
+    ``DistributedDataParallel``. ``autocast_device`` ("cuda"; "cpu" in tests):
+    the forward passes run under ``torch.autocast`` (float16 on CUDA, bfloat16
+    on CPU) and the losses in float32. Taught in notebook 06.
     """
     x = batch["features"]
     emb_in = _require(batch, "embeddings", "the teacher's embedding fusion") if model_needs_embeddings else None
-    out = model(x, emb_in)  # student: strong, weak, embedding_pred
-    if mode_uses(cfg.mode, "takd"):  # mean student with a gradient path to the student
-        a = ema_alpha(step, cfg.ema_alpha)
-        out_mean = mean_student_forward(model, mean_model, x, alpha=a, gradient=cfg.takd_gradient, embeddings=emb_in)
-    else:
-        with torch.no_grad():
-            out_mean = mean_model(x, emb_in)
+    core = model.module if isinstance(model, DistributedDataParallel) else model
+    with _autocast(autocast_device):
+        out = model(x, emb_in)  # student: strong, weak, embedding_pred
+        if mode_uses(cfg.mode, "takd"):  # mean student with a gradient path to the student
+            a = ema_alpha(step, cfg.ema_alpha)
+            out_mean = mean_student_forward(core, mean_model, x, alpha=a, gradient=cfg.takd_gradient,
+                                            embeddings=emb_in)
+        else:
+            with torch.no_grad():
+                out_mean = mean_model(x, emb_in)
+    if autocast_device is not None:  # losses (BCE, logs) in float32
+        out, out_mean = _to_float32(out), _to_float32(out_mean)
 
     terms = {"sup": supervised_loss(out, batch), "cons": consistency_loss(out, out_mean)}
     loss = terms["sup"] + cfg.cons_max * sigmoid_rampup(step, cfg.cons_rampup_steps) * terms["cons"]
@@ -309,6 +337,69 @@ def training_step(
                 terms[name] = kd_loss(o, batch["teacher_strong"], batch["teacher_weak"],
                                       temperature=cfg.kd_temperature, kind=cfg.kd_kind)
     return loss, terms
+
+
+def _autocast(device_type: str | None) -> Any:
+    """``torch.autocast`` for ``device_type`` (float16 on CUDA, bfloat16 on CPU), or no-op for None."""
+    if device_type is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=torch.float16 if device_type == "cuda" else torch.bfloat16)
+
+
+def _to_float32(out: Any) -> Any:
+    """The model output (a NamedTuple such as ``SEDOutput``) with its tensors in float32."""
+    return type(out)(*(v.float() if isinstance(v, torch.Tensor) else v for v in out))
+
+
+# --------------------------------------------------------------------------
+# Devices and processes
+# --------------------------------------------------------------------------
+def resolve_device(name: str, model: nn.Module | None = None) -> torch.device:
+    """The ``torch.device`` of ``TrainConfig.device``.
+
+    "auto": the model's device if it is already on a GPU; else ``cuda`` if
+    available (``cuda:LOCAL_RANK`` in a ``torchrun`` process); else ``cpu``.
+    Taught in notebook 08.
+    """
+    if name != "auto":
+        return torch.device(name)
+    if model is not None:
+        current = next(model.parameters()).device
+        if current.type != "cpu":
+            return current
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", torch.cuda.current_device())))
+    return torch.device("cpu")
+
+
+def world() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process: ``(0, 1)`` outside a ``torch.distributed`` group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _mean_over_ranks(values: dict[str, torch.Tensor], world_size: int) -> dict[str, torch.Tensor]:
+    """Each scalar averaged over the processes (one all-reduce), for the history."""
+    if world_size == 1 or not values:
+        return values
+    stacked = torch.stack([v.detach().float().reshape(()) for v in values.values()])
+    dist.all_reduce(stacked)
+    return dict(zip(values, stacked / world_size))
+
+
+def _average_buffers(model: nn.Module, world_size: int) -> None:
+    """Average floating-point buffers (BatchNorm running statistics) over the processes, in place.
+
+    DDP averages gradients, so the weights stay equal on every process; the
+    BatchNorm statistics are updated from each process's own clips and would
+    drift apart. Averaging them after every step keeps model *and* mean model
+    identical everywhere (with SyncBatchNorm they are already equal).
+    """
+    for b in model.buffers():
+        if b.dtype.is_floating_point:
+            dist.all_reduce(b)
+            b.div_(world_size)
 
 
 # --------------------------------------------------------------------------
@@ -340,6 +431,16 @@ def train(
     ``batch["embeddings"]`` as input. ``val_fn(mean model or model) -> dict`` runs
     after every epoch (``cfg.validate_on``).
 
+    Hardware: the model is moved to ``cfg.device``; on CUDA with ``cfg.amp`` the
+    forward passes use float16 autocast and the loss a ``GradScaler``.
+    Distributed: called in every process of an initialised ``torch.distributed``
+    group (see :func:`dualkd_lib.distributed.ddp_train`), the model is wrapped
+    in ``DistributedDataParallel`` (gradients averaged), BatchNorm buffers are
+    averaged after each step, the EMA update runs identically on every process,
+    and only rank 0 logs, validates and writes checkpoints. Each process's
+    ``train_loader`` must yield its own shard (``MixedBatchSampler``
+    ``num_replicas``/``rank``). The returned models are unwrapped.
+
     Run directory rules: with ``resume=True`` an interrupted run continues from
     ``last.pt`` with the same results as an uninterrupted run, and a finished run
     of the same length is loaded instead of retrained. A ``final.pt`` (finished
@@ -357,17 +458,35 @@ def train(
         raise ValueError("train_loader is empty (0 batches per epoch); check the dataset and batch sizes.")
     total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
     kind, model_config = describe_model(model)
-    device = next(model.parameters()).device
+    rank, world_size = world()
+    is_main = rank == 0
+    device = resolve_device(cfg.device, model)
+    core = model.to(device)  # the plain model; `model` is its DDP wrapper in distributed runs
+    frozen: list[nn.Parameter] = []
+    if world_size > 1:
+        head = getattr(core, "embedding_head", None)
+        if head is not None and not mode_uses(cfg.mode, "emb"):
+            # Without EEFD the embedding distillation layer gets no gradient, but its output is
+            # part of the model's output, so DDP would wait for one forever. Freeze it for the run.
+            frozen = [p for p in head.parameters() if p.requires_grad]
+            for p in frozen:
+                p.requires_grad_(False)
+        # broadcast_buffers=False: _average_buffers syncs them after each step instead.
+        # static_graph=True: TAKD's mean-student forward reaches the parameters outside DDP's forward.
+        model = DistributedDataParallel(core, device_ids=[device.index] if device.type == "cuda" else None,
+                                        broadcast_buffers=False, static_graph=True)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
-    mean_model = copy.deepcopy(model).eval().requires_grad_(False)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    mean_model = copy.deepcopy(core).eval().requires_grad_(False)
+    optimizer = torch.optim.Adam(core.parameters(), lr=cfg.lr)
     history: list[dict[str, float]] = []
     val_history: list[dict[str, float]] = []
     step = 0
     state = _resume_state(last_path, final_path, cfg, kind, total, steps_per_epoch, resume, overwrite)
     if state is not None:
         try:
-            model.load_state_dict(state["model_state"])
+            core.load_state_dict(state["model_state"])
             mean_model.load_state_dict(state["mean_model_state"])
             if state.get("optimizer_state") is not None:
                 optimizer.load_state_dict(state["optimizer_state"])
@@ -375,24 +494,31 @@ def train(
             raise ValueError(f"{state['path']} does not fit this model ({kind}): {err}") from None
         step, history = state["step"], list(state["history"])
         val_history = list((state.get("extra") or {}).get("val_history", []))
+        if use_amp and (state.get("extra") or {}).get("grad_scaler"):
+            scaler.load_state_dict(state["extra"]["grad_scaler"])
         log.info("Resuming %s from step %d of %d (%s).", run_dir, step, total, state["path"].name)
     resumed_from = step
     start_time = time.perf_counter()
 
     def checkpoint(path: Path, with_optimizer: bool) -> None:
+        if not is_main:  # one writer: rank 0
+            return
+        extra = {"val_history": val_history, "steps_per_epoch": steps_per_epoch, "total_steps": total}
+        if use_amp:
+            extra["grad_scaler"] = scaler.state_dict()
         save_checkpoint(
-            path, model=model, mean_model=mean_model, optimizer=optimizer if with_optimizer else None,
+            path, model=core, mean_model=mean_model, optimizer=optimizer if with_optimizer else None,
             step=step, epoch=step // steps_per_epoch, history=history, model_kind=kind,
-            model_config=model_config, train_config=cfg, preset=preset, overwrite=True,
-            extra={"val_history": val_history, "steps_per_epoch": steps_per_epoch, "total_steps": total},
+            model_config=model_config, train_config=cfg, preset=preset, overwrite=True, extra=extra,
         )
 
     model.train()
-    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"train {cfg.mode}", unit="step")
+    bar = tqdm(total=total, initial=step, disable=not progress or not is_main, desc=f"train {cfg.mode}", unit="step")
+    rank_key = (rank,) if world_size > 1 else ()
     while step < total:
         epoch, skip = divmod(step, steps_per_epoch)
         seen = skip
-        for _, batch in _epoch_batches(train_loader, cfg.seed, epoch, skip):
+        for _, batch in _epoch_batches(train_loader, cfg.seed, epoch, skip, *rank_key):
             seen += 1
             batch = mixup_batch(_to_device(batch, device), np.random.default_rng([cfg.seed, step, 7]),
                                 prob=cfg.mixup_prob, beta=cfg.mixup_beta)
@@ -400,25 +526,31 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             loss, terms = training_step(model, mean_model, batch, cfg, step,
-                                        model_needs_embeddings=teacher_needs_embeddings)
+                                        model_needs_embeddings=teacher_needs_embeddings,
+                                        autocast_device="cuda" if use_amp else None)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scaler.scale(loss).backward()  # the scaler is a no-op without AMP
             if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            alpha = update_ema(mean_model, model, cfg.ema_alpha, step)
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(core.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            if world_size > 1:
+                _average_buffers(core, world_size)
+            alpha = update_ema(mean_model, core, cfg.ema_alpha, step)  # identical on every process
 
+            logged = _mean_over_ranks({"loss": loss, **terms}, world_size)
             history.append({"step": step, "epoch": epoch, "lr": lr, "alpha": alpha,
                             "w_cons": cfg.cons_max * sigmoid_rampup(step, cfg.cons_rampup_steps),
-                            "loss": float(loss.detach()), **{k: float(v.detach()) for k, v in terms.items()}})
+                            **{k: float(v.detach()) for k, v in logged.items()}})
             step += 1
             bar.update(1)
-            if step % cfg.log_every == 0 or step == total:
+            if is_main and (step % cfg.log_every == 0 or step == total):
                 running = float(np.mean([h["loss"] for h in history[-cfg.log_every:]]))
                 bar.set_postfix(loss=f"{running:.4f}")
                 log.info("step %d/%d loss %.4f", step, total, running)
-            if step % steps_per_epoch == 0 and val_fn is not None:
-                val_history.append(_validate(val_fn, mean_model if cfg.validate_on == "mean" else model, epoch, step))
+            if is_main and step % steps_per_epoch == 0 and val_fn is not None:
+                val_history.append(_validate(val_fn, mean_model if cfg.validate_on == "mean" else core, epoch, step))
                 model.train()
             if step % cfg.checkpoint_every == 0 and step < total:
                 checkpoint(last_path, with_optimizer=True)
@@ -434,8 +566,14 @@ def train(
     if step > resumed_from or not final_path.exists():
         checkpoint(last_path, with_optimizer=True)
         checkpoint(final_path, with_optimizer=False)
-    log.info("Trained %s for %d steps in %.1f s; final model in %s.", kind, step - resumed_from, seconds, final_path)
-    return TrainResult(model, mean_model, history, val_history, step, run_dir, final_path, resumed_from, seconds)
+    if world_size > 1:
+        dist.barrier()  # every process returns after rank 0 has written final.pt
+    for p in frozen:
+        p.requires_grad_(True)
+    if is_main:
+        log.info("Trained %s for %d steps in %.1f s; final model in %s.", kind, step - resumed_from, seconds,
+                 final_path)
+    return TrainResult(core, mean_model, history, val_history, step, run_dir, final_path, resumed_from, seconds)
 
 
 def _validate(val_fn: Callable, model: nn.Module, epoch: int, step: int) -> dict[str, float]:

@@ -18,7 +18,8 @@ EXPECTED = json.loads((ROOT / "tests" / "data" / "psds_reference.json").read_tex
 def test_help_lists_every_subcommand() -> None:
     out = subprocess.run([sys.executable, "-m", "dualkd_lib.cli", "--help"], capture_output=True, text=True,
                          check=True).stdout
-    for command in ("make-data", "evaluate", "train-teacher", "train-student", "ablation", "predict", "course"):
+    for command in ("make-data", "evaluate", "train-teacher", "train-student", "ablation", "predict", "export",
+                    "benchmark", "prepare-desed", "course"):
         assert command in out
 
 

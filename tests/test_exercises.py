@@ -165,3 +165,159 @@ def test_compare_outputs_on_containers_frames_and_scalars() -> None:
     assert compare_outputs("Dog", "Cat").kind == "values"
     assert compare_outputs(True, 1).kind == "type"
     assert compare_outputs(None, None) is None
+
+
+# --------------------------------------------------------------------------- notebooks 02 and 04
+from dualkd_lib.evaluate import median_filter as library_median_filter  # noqa: E402
+from dualkd_lib.exercises import decode_clip, encode_strong, event_frame_range, standardise  # noqa: E402
+from dualkd_lib.features import ManyHotEncoder, Scaler  # noqa: E402
+
+
+def test_notebook_02_references_follow_the_library() -> None:
+    first, end = event_frame_range([0.192, 0.0, 9.99], [0.2, 0.05, 12.0], 0.064, 156)
+    assert first.tolist() == [3, 0, 156 - 1] and end.tolist() == [4, 1, 156]
+    labels = encode_strong([("Dog", 0.192, 0.4)], 156, 0.064, ["Cat", "Dog"])
+    assert labels.shape == (2, 156) and labels.dtype == np.float32
+    assert np.flatnonzero(labels[1]).tolist() == [3, 4, 5, 6] and labels[0].sum() == 0
+    assert np.array_equal(labels, ManyHotEncoder(["Cat", "Dog"]).encode_strong([("Dog", 0.192, 0.4)]))
+    x = torch.randn(2, 4, 9)
+    scaler = Scaler(4).fit(x)
+    assert torch.allclose(standardise(x, scaler.mean, scaler.std), scaler(x))
+
+
+def test_notebook_04_reference_decodes_runs() -> None:
+    scores = np.zeros((10, 8))
+    scores[0, :2] = 0.9
+    scores[3, 5:] = 0.7
+    scores[3, 2] = 0.5  # not above the threshold
+    out = decode_clip(scores, 0.5, 0.1)
+    assert list(out.columns) == ["event_label", "onset", "offset"]
+    assert out.values.tolist() == [["Alarm_bell_ringing", 0.0, 0.2], ["Dishes", 0.5, 0.8]]
+
+
+def _floor_end(onset, offset, frame_seconds, n_frames):
+    first = np.clip(np.floor(np.asarray(onset) / frame_seconds + 1e-6), 0, n_frames - 1).astype(np.int64)
+    end = np.clip(np.floor(np.asarray(offset) / frame_seconds), 0, n_frames).astype(np.int64)
+    return first, np.maximum(end, first + 1)
+
+
+def _inclusive_end(onset, offset, frame_seconds, n_frames):
+    first, end = event_frame_range(onset, offset, frame_seconds, n_frames)
+    return first, end - 1
+
+
+def _no_tolerance(onset, offset, frame_seconds, n_frames):
+    first = np.clip(np.floor(np.asarray(onset) / frame_seconds), 0, n_frames - 1).astype(np.int64)
+    end = np.clip(np.ceil(np.asarray(offset) / frame_seconds), 0, n_frames).astype(np.int64)
+    return first, np.maximum(end, first + 1)
+
+
+def _no_clip(onset, offset, frame_seconds, n_frames):
+    first = np.floor(np.asarray(onset) / frame_seconds + 1e-6).astype(np.int64)
+    return first, np.ceil(np.asarray(offset) / frame_seconds - 1e-6).astype(np.int64)
+
+
+def _transposed(events, n_frames, frame_seconds, classes):
+    return encode_strong(events, n_frames, frame_seconds, classes).T
+
+
+def _short_events(events, n_frames, frame_seconds, classes):
+    out = np.zeros((len(classes), n_frames), dtype=np.float32)
+    for label, onset, offset in events:
+        first, end = _floor_end([onset], [offset], frame_seconds, n_frames)
+        out[list(classes).index(label), first[0]:end[0]] = 1
+    return out
+
+
+def _float64_labels(events, n_frames, frame_seconds, classes):
+    return encode_strong(events, n_frames, frame_seconds, classes).astype(np.float64)
+
+
+def _batch_stats(features, mean, std):
+    return (features - features.mean()) / features.std()
+
+
+def _variance(features, mean, std):
+    return (features - mean[:, None]) / std[:, None] ** 2
+
+
+def _wrong_axis(features, mean, std):
+    return (features - mean[None, None, :]) / std
+
+
+def _across_classes(scores, length):
+    from scipy.ndimage import median_filter as nd
+
+    return nd(scores, size=(length, 1), mode="nearest")
+
+
+def _zero_edges(scores, length):
+    from scipy.ndimage import median_filter as nd
+
+    return nd(scores, size=(1, length), mode="constant")
+
+
+def _decode_geq(scores, threshold, frame_seconds, classes=None):
+    return decode_clip(np.where(scores >= threshold, 1.0, 0.0), 0.5, frame_seconds, classes)
+
+
+def _decode_short(scores, threshold, frame_seconds, classes=None):
+    out = decode_clip(scores, threshold, frame_seconds, classes)
+    return out.assign(offset=(out["offset"] - frame_seconds).round(3))
+
+
+def _decode_frames(scores, threshold, frame_seconds, classes=None):
+    out = decode_clip(scores, threshold, 1.0, classes)
+    return out
+
+
+def _decode_drop_edges(scores, threshold, frame_seconds, classes=None):
+    out = decode_clip(scores, threshold, frame_seconds, classes)
+    end = round(scores.shape[1] * frame_seconds, 3)
+    return out[(out["onset"] > 0) & (out["offset"] < end)]
+
+
+@pytest.mark.parametrize(
+    "exercise_id, wrong, expected_hint",
+    [
+        ("2.1", _floor_end, "use np.ceil for the end"),
+        ("2.1", _inclusive_end, "exclusive, like a Python slice"),
+        ("2.1", _no_tolerance, "Float rounding"),
+        ("2.1", _no_clip, "clip first to [0, n_frames - 1]"),
+        ("2.2", _transposed, "Rows are classes and columns frames"),
+        ("2.2", _short_events, "Some active frames are missing"),
+        ("2.2", _float64_labels, "Labels are float32"),
+        ("2.3", _batch_stats, "not statistics of this batch"),
+        ("2.3", _variance, "not the variance"),
+        ("2.3", _wrong_axis, "mean[:, None]"),
+        ("4.1", _across_classes, "You filtered across classes"),
+        ("4.1", _zero_edges, "the edges are not"),
+        ("4.2", _decode_geq, "strictly above the threshold"),
+        ("4.2", _decode_short, "Offsets are one frame short"),
+        ("4.2", _decode_frames, "must be in seconds"),
+        ("4.2", _decode_drop_edges, "Pad the activity with a 0"),
+    ],
+)
+def test_course_exercises_reject_typical_mistakes(exercise_id: str, wrong, expected_hint: str,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    reference = exercises._resolve(exercises.registered_exercises()[exercise_id].reference)
+    assert check(exercise_id, wrong) is reference
+    out = capsys.readouterr().out
+    assert out.startswith(f"❌ Exercise {exercise_id}") and expected_hint in out, out
+
+
+@pytest.mark.parametrize("exercise_id", ["2.1", "2.2", "2.3", "4.1", "4.2"])
+def test_course_exercises_accept_their_reference(exercise_id: str, capsys: pytest.CaptureFixture) -> None:
+    reference = exercises._resolve(exercises.registered_exercises()[exercise_id].reference)
+    assert check(exercise_id, reference) is reference
+    assert capsys.readouterr().out.startswith(f"✅ Exercise {exercise_id}")
+
+
+def test_median_filter_exercise_accepts_a_scipy_solution(capsys: pytest.CaptureFixture) -> None:
+    from scipy.ndimage import median_filter as nd
+
+    def mine(scores, length):
+        return nd(scores, size=(1, length), mode="nearest")
+
+    assert check("4.1", mine) is mine
+    assert library_median_filter is exercises._resolve("dualkd_lib.evaluate:median_filter")

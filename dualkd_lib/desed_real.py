@@ -1,0 +1,532 @@
+"""Real DESED: resample the DCASE recipe's folders once, and read pre-computed BEATs embeddings.
+
+The DCASE 2023 Task 4 recipe downloads DESED at 44.1 kHz into folders such as
+``audio/train/weak`` and ``audio/validation/validation``. The course reads the
+16 kHz copies next to them (``audio/train/weak_16k``, ...: the layout of
+:data:`dualkd_lib.layout.SPLITS`), so :func:`prepare_desed` makes those copies,
+once, and reports what is missing or unreadable.
+
+The DCASE 2023 BEATs baseline pre-computes the frozen BEATs embeddings of each
+split into one HDF5 file (``extract_embeddings.py --pretrained_model beats``):
+
+- ``filenames``: ``[N]`` variable-length UTF-8 strings, the clip names *without*
+  ``.wav`` (the recipe keys clips by ``Path(wav).stem``);
+- ``frame_embeddings``: ``[N, 768, 496]`` float32, channel first (496 BEATs frames
+  per 10-s clip);
+- ``global_embeddings``: ``[N, 768]`` float32, one clip embedding.
+
+Row ``i`` of both arrays belongs to ``filenames[i]``; the rows are in no
+particular order. :func:`load_beats_embeddings` reads such a file for a list of
+clips and pools the 496 frames to the CRNN's output frames (156), as the
+baseline does. :func:`write_beats_like_h5` writes a file in the same layout
+(tests and notebooks use it to build a small fake one).
+
+Nothing here downloads anything. See ``docs/REAL_DESED.md`` for the whole
+recipe. Taught in notebook 01 (data) and notebook 07 (embeddings); the
+``desed`` preset uses it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+from tqdm.auto import tqdm
+
+from dualkd_lib.constants import SAMPLE_RATE
+from dualkd_lib.layout import SPLITS
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BEATS_DIM",
+    "BEATS_FRAMES",
+    "BEATS_H5_NAMES",
+    "SplitPrepareReport",
+    "PrepareReport",
+    "source_audio_dir",
+    "prepare_desed",
+    "load_beats_embeddings",
+    "write_beats_like_h5",
+    "beats_h5_path",
+    "desed_context_embeddings",
+]
+
+#: Dimension of a BEATs embedding (BEATs iter3+ AS2M, as in the DCASE 2023 baseline).
+BEATS_DIM: int = 768
+#: BEATs frames of a 10-s clip in the DCASE 2023 baseline's HDF5 files.
+BEATS_FRAMES: int = 496
+#: File written by the DCASE 2023 ``extract_embeddings.py`` for each of our splits.
+#: ``devtest`` is the validation folder (the DCASE 2023 "dev-test" set). The 2023
+#: script extracts no public-evaluation file; see ``docs/REAL_DESED.md``.
+BEATS_H5_NAMES: dict[str, str] = {
+    "strong": "synth_train.hdf5",
+    "weak": "weak_train.hdf5",
+    "unlabeled": "unlabeled_train.hdf5",
+    "validation": "devtest.hdf5",
+}
+_SUFFIX_16K = "_16k"
+_TMP_PREFIX = ".dualkd-resample-"
+_SHOW = 5  # names shown in messages
+
+
+# --------------------------------------------------------------------------
+# Resampling the recipe's folders to 16 kHz
+# --------------------------------------------------------------------------
+def source_audio_dir(split: str) -> str:
+    """The recipe's 44.1 kHz folder of ``split`` (``SPLITS[split].audio_dir`` without ``_16k``).
+
+    E.g. ``"weak"`` -> ``"audio/train/weak"``. Taught in notebook 01.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; valid splits are {sorted(SPLITS)}.")
+    rel = SPLITS[split].audio_dir
+    if not rel.endswith(_SUFFIX_16K):
+        raise ValueError(f"Split {split!r} has audio folder {rel} without the {_SUFFIX_16K!r} suffix.")
+    return rel[: -len(_SUFFIX_16K)]
+
+
+@dataclass(frozen=True)
+class SplitPrepareReport:
+    """What :func:`prepare_desed` found and did for one split.
+
+    ``status``: ``"resampled"`` (a source folder was read), ``"already_16k"`` (no
+    source folder, but the ``_16k`` folder exists: nothing to do) or
+    ``"missing"`` (neither folder exists). ``found``: clips usable at 16 kHz
+    after the run. ``written``: files resampled (or copied, if already 16 kHz) in
+    this run; ``kept``: 16 kHz files already there (earlier run, or the user's).
+    ``listed_missing``: names in the split's TSVs with no audio anywhere;
+    ``unreadable``: source files that could not be read (skipped);
+    ``conflicts``: files in the ``_16k`` folder that are *not* 16 kHz (left
+    alone, not usable; move them away and run again). Names are bare WAV names.
+    """
+
+    split: str
+    source_dir: Path
+    target_dir: Path
+    status: str
+    found: int = 0
+    written: int = 0
+    kept: int = 0
+    listed: int = 0
+    listed_missing: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    metadata_missing: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """True when every listed clip is there at 16 kHz and nothing was unreadable."""
+        return (self.status != "missing" and not self.listed_missing and not self.unreadable
+                and not self.conflicts and not self.metadata_missing)
+
+    def summary(self) -> str:
+        """A few lines for a notebook or a terminal."""
+        def names(items: tuple[str, ...]) -> str:
+            more = f", ... (+{len(items) - _SHOW})" if len(items) > _SHOW else ""
+            return ", ".join(items[:_SHOW]) + more
+
+        if self.status == "missing":
+            return (f"{self.split}: MISSING - neither {self.source_dir} nor {self.target_dir} exists; "
+                    "download this split with the DCASE recipe (see docs/REAL_DESED.md).")
+        lines = [f"{self.split}: {self.found} clips at 16 kHz in {self.target_dir} "
+                 f"({self.status}; {self.written} written now, {self.kept} already there)"]
+        if self.listed:
+            lines.append(f"  listed in the TSVs: {self.listed}; listed but missing: {len(self.listed_missing)}"
+                         + (f" ({names(self.listed_missing)})" if self.listed_missing else ""))
+        if self.unreadable:
+            lines.append(f"  unreadable source files (skipped): {len(self.unreadable)} ({names(self.unreadable)})")
+        if self.conflicts:
+            lines.append(f"  files in the 16 kHz folder at another rate (left alone, not used): "
+                         f"{len(self.conflicts)} ({names(self.conflicts)})")
+        if self.metadata_missing:
+            lines.append(f"  metadata files not found: {', '.join(self.metadata_missing)}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PrepareReport:
+    """Per-split reports of :func:`prepare_desed` (``splits[name]``), in :data:`SPLITS` order."""
+
+    desed_root: Path
+    out_root: Path
+    splits: dict[str, SplitPrepareReport] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """True when every split is complete (see :attr:`SplitPrepareReport.complete`)."""
+        return all(r.complete for r in self.splits.values())
+
+    def missing_summary(self) -> str:
+        """What is missing, split by split, or ``"nothing is missing"``."""
+        lines = []
+        for r in self.splits.values():
+            if r.status == "missing":
+                lines.append(f"- {r.split}: the whole split (no {r.source_dir.name} or {r.target_dir.name} folder)")
+                continue
+            parts = []
+            if r.listed_missing:
+                parts.append(f"{len(r.listed_missing)} of {r.listed} listed clips")
+            if r.unreadable:
+                parts.append(f"{len(r.unreadable)} unreadable files")
+            if r.conflicts:
+                parts.append(f"{len(r.conflicts)} files at the wrong rate in {r.target_dir.name}")
+            if r.metadata_missing:
+                parts.append("metadata " + ", ".join(r.metadata_missing))
+            if parts:
+                lines.append(f"- {r.split}: " + "; ".join(parts))
+        return "\n".join(lines) if lines else "nothing is missing"
+
+    def summary(self) -> str:
+        """Every split's summary, then what is missing."""
+        head = f"DESED in {self.desed_root}" + (f" -> 16 kHz copies in {self.out_root}"
+                                                if self.out_root != self.desed_root else "")
+        body = "\n".join(r.summary() for r in self.splits.values())
+        tail = ("Complete: every listed clip is available at 16 kHz." if self.complete else
+                "Incomplete (training still works; load_split skips missing clips):\n" + self.missing_summary())
+        return f"{head}\n{body}\n{tail}"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per split with the counts (for a notebook table)."""
+        return pd.DataFrame([{
+            "split": r.split, "status": r.status, "found": r.found, "written": r.written, "kept": r.kept,
+            "listed": r.listed, "listed_missing": len(r.listed_missing), "unreadable": len(r.unreadable),
+            "conflicts": len(r.conflicts),
+        } for r in self.splits.values()])
+
+
+def _wav_names(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() == ".wav" and not p.name.startswith("."))
+
+
+def _listed_names(tsv: Path) -> list[str]:
+    """Clip names in the ``filename`` column of a DESED TSV (empty rows included)."""
+    df = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)
+    if "filename" not in df.columns:
+        raise ValueError(f"{tsv} has no 'filename' column (columns: {list(df.columns)}); is it a DESED TSV?")
+    return sorted({str(n).strip() for n in df["filename"] if str(n).strip()})
+
+
+def _is_16k_wav(path: Path) -> bool:
+    try:
+        info = sf.info(str(path))
+    except (sf.SoundFileError, RuntimeError):
+        return False
+    return info.samplerate == SAMPLE_RATE and info.frames > 0
+
+
+def _resample_file(src: Path, dst: Path) -> None:
+    """Write ``src`` at 16 kHz to ``dst`` atomically (temporary file + rename); keep channels."""
+    info = sf.info(str(src))
+    data, sr = sf.read(str(src), dtype="float32", always_2d=True)  # [samples, channels]
+    if data.shape[0] == 0:
+        raise ValueError("0 samples")
+    if sr != SAMPLE_RATE:
+        wave = torch.from_numpy(np.ascontiguousarray(data.T))  # [channels, samples]
+        data = AF.resample(wave, orig_freq=int(sr), new_freq=SAMPLE_RATE).T.numpy()
+    subtype = info.subtype if info.subtype in ("PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE") else "PCM_16"
+    if subtype.startswith("PCM"):
+        data = np.clip(data, -1.0, 1.0 - 2.0**-15)  # resampling can overshoot full scale slightly
+    tmp = dst.parent / f"{_TMP_PREFIX}{dst.name}"
+    try:
+        sf.write(str(tmp), data, SAMPLE_RATE, subtype=subtype, format="WAV")
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _copy_metadata(desed_root: Path, out_root: Path, rel: str | None) -> str | None:
+    """Copy one metadata TSV to ``out_root`` if needed; return ``rel`` if it does not exist anywhere."""
+    if rel is None:
+        return None
+    src, dst = desed_root / rel, out_root / rel
+    if dst.is_file():
+        if src.is_file() and src.read_bytes() != dst.read_bytes():
+            log.warning("%s differs from %s; keeping the existing file (never overwritten).", dst, src)
+        return None
+    if not src.is_file():
+        return rel
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return None
+
+
+def prepare_desed(desed_root: str | Path, out_root: str | Path | None = None, *,
+                  progress: bool = True) -> PrepareReport:
+    """Resample every split of a DCASE-recipe DESED folder once to 16 kHz; report what is there.
+
+    ``desed_root`` holds the recipe's folders (``audio/train/weak``,
+    ``audio/train/synthetic21_train/soundscapes``, ``audio/train/unlabel_in_domain``,
+    ``audio/validation/validation``, ``audio/eval/public`` and ``metadata/...``).
+    Each WAV is written, resampled with ``torchaudio.functional.resample`` (its
+    channels and sample format kept), to the split's ``_16k`` folder of
+    :data:`dualkd_lib.layout.SPLITS` under ``out_root`` (default: ``desed_root``,
+    next to the originals; another ``out_root`` also receives copies of the
+    metadata TSVs). Files already at 16 kHz are copied as they are.
+
+    Safe to run again: a 16 kHz file already in place is kept (so an
+    interrupted run resumes where it stopped; each file is written to a
+    temporary name and renamed, so no half-written file is ever left under a
+    real name). Existing files are never overwritten: one that is not 16 kHz is
+    reported as a conflict. A split with no source folder but a ``_16k`` folder
+    is reported as ``already_16k``. Unreadable source files are skipped and
+    counted, never fatal. Clips listed in the split's TSVs but absent are counted
+    (first names in :meth:`PrepareReport.summary`). Raises
+    ``FileNotFoundError`` only when ``desed_root`` does not exist.
+    Taught in notebook 01.
+    """
+    desed_root = Path(desed_root)
+    if not desed_root.is_dir():
+        raise FileNotFoundError(
+            f"DESED folder {desed_root} does not exist. Download DESED with the DCASE 2023 Task 4 recipe "
+            "(see docs/REAL_DESED.md) and pass the folder that holds audio/ and metadata/."
+        )
+    out_root = Path(out_root) if out_root is not None else desed_root
+    reports: dict[str, SplitPrepareReport] = {}
+    for split, info in SPLITS.items():
+        t0 = time.perf_counter()
+        src_dir = desed_root / source_audio_dir(split)
+        dst_dir = out_root / info.audio_dir
+        existing_16k_dir = desed_root / info.audio_dir  # a 16 kHz copy made earlier next to the originals
+        metadata_missing = tuple(m for m in (_copy_metadata(desed_root, out_root, info.labels),
+                                             _copy_metadata(desed_root, out_root, info.durations)) if m)
+        listed: set[str] = set()
+        for rel in (info.labels, info.durations):
+            if rel is not None and (out_root / rel).is_file():
+                listed |= set(_listed_names(out_root / rel))
+
+        if not src_dir.is_dir():
+            have = _wav_names(dst_dir) or _wav_names(existing_16k_dir)
+            status = "already_16k" if (dst_dir.is_dir() or existing_16k_dir.is_dir()) else "missing"
+            missing = tuple(sorted(listed - set(have))) if status != "missing" else tuple(sorted(listed))
+            reports[split] = SplitPrepareReport(split, src_dir, dst_dir, status, found=len(have), kept=len(have),
+                                                listed=len(listed), listed_missing=missing,
+                                                metadata_missing=metadata_missing,
+                                                seconds=time.perf_counter() - t0)
+            log.info("%s", reports[split].summary())
+            continue
+
+        dst_dir.mkdir(parents=True, exist_ok=True)
+        for stale in dst_dir.glob(f"{_TMP_PREFIX}*"):  # left by an interrupted run of ours
+            stale.unlink()
+        written = kept = 0
+        usable: list[str] = []
+        unreadable: list[str] = []
+        conflicts: list[str] = []
+        sources = _wav_names(src_dir)
+        for name in tqdm(sources, desc=f"resample {split} to 16 kHz", disable=not progress, unit="clip"):
+            dst = dst_dir / name
+            if dst.exists():
+                if _is_16k_wav(dst):
+                    kept += 1
+                    usable.append(name)
+                else:
+                    conflicts.append(name)
+                continue
+            try:
+                _resample_file(src_dir / name, dst)
+            except (sf.SoundFileError, RuntimeError, ValueError) as err:
+                unreadable.append(name)
+                log.debug("Cannot read %s: %s", src_dir / name, err)
+                continue
+            written += 1
+            usable.append(name)
+        # 16 kHz files already in the target folder with no source (e.g. the user's own) count as found.
+        have = set(usable) | {n for n in _wav_names(dst_dir) if n not in set(sources) and n not in set(conflicts)}
+        rep = SplitPrepareReport(
+            split, src_dir, dst_dir, "resampled", found=len(have), written=written, kept=kept,
+            listed=len(listed), listed_missing=tuple(sorted(listed - have)), unreadable=tuple(unreadable),
+            conflicts=tuple(conflicts), metadata_missing=metadata_missing, seconds=time.perf_counter() - t0,
+        )
+        if unreadable:
+            log.warning("Split %r: %d unreadable files in %s were skipped (first: %s).", split,
+                        len(unreadable), src_dir, ", ".join(unreadable[:3]))
+        if rep.listed_missing:
+            log.warning("Split %r: %d of %d listed clips are missing (first: %s).", split,
+                        len(rep.listed_missing), len(listed), ", ".join(rep.listed_missing[:3]))
+        reports[split] = rep
+        log.info("%s", rep.summary())
+    report = PrepareReport(desed_root, out_root, reports)
+    if not report.complete:
+        log.warning("DESED in %s is incomplete:\n%s", desed_root, report.missing_summary())
+    return report
+
+
+# --------------------------------------------------------------------------
+# BEATs embeddings in the DCASE 2023 baseline's HDF5 layout
+# --------------------------------------------------------------------------
+def _h5py() -> Any:
+    try:
+        import h5py
+    except ImportError as err:  # pragma: no cover - h5py is a dependency of the package
+        raise ImportError("Reading BEATs embeddings needs h5py: pip install h5py.") from err
+    return h5py
+
+
+def _stem(name: str) -> str:
+    return name[:-4] if name.lower().endswith(".wav") else name
+
+
+def write_beats_like_h5(path: str | Path, filenames: Sequence[str],
+                        frame_embeddings: torch.Tensor | np.ndarray, *,
+                        global_embeddings: torch.Tensor | np.ndarray | None = None,
+                        overwrite: bool = False) -> Path:
+    """Write frame embeddings in the DCASE 2023 baseline's HDF5 layout (see the module docstring).
+
+    ``filenames``: N clip names (``.wav`` is dropped, as the recipe stores stems);
+    ``frame_embeddings``: ``[N, D, T]`` channel first (BEATs: D = 768, T = 496);
+    ``global_embeddings``: ``[N, D]`` (default: the mean over frames). An
+    existing file is replaced only with ``overwrite=True``. Used by the tests and
+    notebooks to build a small fake file. Taught in notebook 07.
+    """
+    h5py = _h5py()
+    path = Path(path)
+    frames = np.asarray(frame_embeddings, dtype=np.float32)
+    if frames.ndim != 3 or frames.shape[0] != len(filenames):
+        raise ValueError(f"frame_embeddings must be [N={len(filenames)}, dim, frames], got {frames.shape}.")
+    glob = frames.mean(axis=2) if global_embeddings is None else np.asarray(global_embeddings, dtype=np.float32)
+    if glob.shape != frames.shape[:2]:
+        raise ValueError(f"global_embeddings must be [N, dim] = {frames.shape[:2]}, got {glob.shape}.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("global_embeddings", data=glob)
+        f.create_dataset("frame_embeddings", data=frames)
+        f.create_dataset("filenames", data=[_stem(str(n)) for n in filenames], dtype=h5py.string_dtype("utf-8"))
+    return path
+
+
+def load_beats_embeddings(
+    h5_path: str | Path,
+    filenames: Sequence[str],
+    n_frames: int,
+    *,
+    missing: str = "error",
+    batch_size: int = 256,
+    dtype: torch.dtype = torch.float32,
+    progress: bool = True,
+    return_missing: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, list[str]]:
+    """BEATs frame embeddings of ``filenames`` from a DCASE-baseline HDF5 file, aligned to the CRNN.
+
+    Returns ``[N, 768, n_frames]`` (``dtype``), row ``i`` for ``filenames[i]``
+    (names with or without ``.wav``). The file's frames (496 per clip) are
+    resampled to ``n_frames`` (156 for the ``desed`` preset) with
+    :func:`dualkd_lib.models.align_embeddings` (adaptive average pooling, as the
+    DCASE 2023 BEATs baseline). Clips not in the file: ``missing="error"`` raises
+    ``ValueError`` listing them; ``missing="zeros"`` fills them with zeros and
+    logs how many (``return_missing=True`` also returns their names). Reads
+    ``batch_size`` clips at a time. Memory: the unlabeled split (14,412 clips) at
+    156 frames is 6.9 GB in float32; pass ``dtype=torch.float16`` to halve it.
+    Taught in notebook 07.
+    """
+    from dualkd_lib.models import align_embeddings
+
+    h5py = _h5py()
+    if missing not in ("error", "zeros"):
+        raise ValueError(f"missing must be 'error' or 'zeros', got {missing!r}.")
+    if n_frames < 1 or batch_size < 1:
+        raise ValueError(f"n_frames and batch_size must be >= 1, got {n_frames} and {batch_size}.")
+    h5_path = Path(h5_path)
+    if not h5_path.is_file():
+        raise FileNotFoundError(
+            f"No BEATs embedding file at {h5_path}. Make it with the DCASE 2023 recipe's "
+            "extract_embeddings.py --pretrained_model beats (see docs/REAL_DESED.md)."
+        )
+    with h5py.File(h5_path, "r") as f:
+        for key in ("filenames", "frame_embeddings"):
+            if key not in f:
+                raise ValueError(
+                    f"{h5_path} has no {key!r} dataset (it has {sorted(f.keys())}); expected the DCASE 2023 "
+                    "baseline layout: 'filenames' [N], 'frame_embeddings' [N, 768, frames], 'global_embeddings'."
+                )
+        frames_ds = f["frame_embeddings"]
+        stored = [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in f["filenames"][()]]
+        if frames_ds.ndim != 3 or frames_ds.shape[0] != len(stored):
+            raise ValueError(f"{h5_path}: frame_embeddings has shape {frames_ds.shape} for {len(stored)} "
+                             "filenames; expected [N, dim, frames].")
+        index = {_stem(n): i for i, n in enumerate(stored)}
+        wanted = [index.get(_stem(str(n))) for n in filenames]
+        absent = [str(n) for n, i in zip(filenames, wanted) if i is None]
+        if absent and missing == "error":
+            raise ValueError(
+                f"{len(absent)} of {len(filenames)} clips have no embedding in {h5_path} (first: "
+                f"{', '.join(absent[:_SHOW])}). Extract embeddings for this split's folder again, or pass "
+                "missing='zeros' to fill them with zeros."
+            )
+        if absent:
+            log.warning("%d of %d clips have no embedding in %s; filled with zeros (first: %s).",
+                        len(absent), len(filenames), h5_path.name, ", ".join(absent[:3]))
+        dim = frames_ds.shape[1]
+        out = torch.zeros(len(filenames), dim, n_frames, dtype=dtype)
+        present = [(row, i) for row, i in enumerate(wanted) if i is not None]
+        for start in tqdm(range(0, len(present), batch_size), desc=f"BEATs embeddings: {h5_path.name}",
+                          disable=not progress, unit="batch"):
+            chunk = present[start:start + batch_size]
+            order = sorted(set(i for _, i in chunk))  # h5py reads increasing indices
+            block = torch.from_numpy(np.asarray(frames_ds[order], dtype=np.float32))
+            aligned = align_embeddings(block, n_frames)
+            where = {i: k for k, i in enumerate(order)}
+            rows = torch.tensor([row for row, _ in chunk])
+            out[rows] = aligned[torch.tensor([where[i] for _, i in chunk])].to(dtype)
+    return (out, absent) if return_missing else out
+
+
+def beats_h5_path(embeddings_dir: str | Path, split: str) -> Path:
+    """The DCASE 2023 recipe's BEATs file for one of our splits (see :data:`BEATS_H5_NAMES`).
+
+    ``embeddings_dir`` is the folder the recipe wrote (``./embeddings/beats``).
+    Raises ``ValueError`` for ``"evaluation"``, which the 2023 script does not
+    extract (pass the file's path yourself). Taught in notebook 07.
+    """
+    if split not in BEATS_H5_NAMES:
+        raise ValueError(
+            f"No DCASE 2023 BEATs file for split {split!r} (known: {sorted(BEATS_H5_NAMES)}); extract the public "
+            "evaluation set as described in docs/REAL_DESED.md and pass its .hdf5 path explicitly."
+        )
+    return Path(embeddings_dir) / BEATS_H5_NAMES[split]
+
+
+def desed_context_embeddings(ctx: Any, split: str, h5_path: str | Path, *,
+                             missing: str = "error") -> torch.Tensor:
+    """What ``pipeline.Context.embeddings(split)`` returns on real DESED: BEATs frames ``[N, 768, T_out]``.
+
+    Rows follow ``ctx.split(split).filenames`` (the clips on disk and listed);
+    ``T_out`` is the models' output frames for ``ctx.preset.features`` (156).
+    Cached next to the other embeddings in ``ctx.work_dir/embeddings/<split>-beats.pt``,
+    keyed by the HDF5 file's size and time stamp. Taught in notebook 07.
+    """
+    from dualkd_lib.features import n_output_frames
+
+    h5_path = Path(h5_path)
+    filenames = list(ctx.split(split).filenames)
+    n_frames = n_output_frames(ctx.preset.features)
+    if not h5_path.is_file():
+        raise FileNotFoundError(f"No BEATs embedding file at {h5_path} for split {split!r}; see docs/REAL_DESED.md.")
+    st = h5_path.stat()
+    source = f"{h5_path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{n_frames}:{missing}"
+    cache = Path(ctx.work_dir) / "embeddings" / f"{split}-beats.pt"
+    if cache.is_file():
+        cached = torch.load(cache, weights_only=True)
+        if cached.get("source") == source and cached.get("filenames") == filenames:
+            return cached["frame"]
+    frame = load_beats_embeddings(h5_path, filenames, n_frames, missing=missing,
+                                  progress=getattr(ctx, "progress", True))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"source": source, "filenames": filenames, "frame": frame}, cache)
+    return frame

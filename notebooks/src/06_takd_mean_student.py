@@ -1,0 +1,360 @@
+# %% [markdown]
+# # 06 · TAKD and the mean student
+#
+# Knowledge distillation (KD) trains a small student to match a large teacher's soft outputs.
+# The paper's first idea, **temporal-averaging KD (TAKD)**, does not hand the teacher's signal to
+# the student directly. It goes *through the mean student*, the running average of the student's
+# own weights, which changes slowly and is therefore a stable partner for the teacher. This
+# notebook builds the pieces (the EMA, the KD loss, the forward pass through the mean student),
+# trains a plain-KD and a TAKD student and compares them.
+#
+# **Objectives.** After this notebook you can
+# 1. explain why an exponential moving average (EMA) of the weights is a stable model, and
+#    write the EMA update with the DCASE warm start;
+# 2. write the binary KL distillation loss on frame and clip outputs;
+# 3. say how TAKD lets a loss on the mean student train the student, and what our two gradient
+#    choices (`"interpolated"`, `"straight_through"`) mean and cost;
+# 4. read the loss curves of KD and TAKD students, and the distance of student and mean student
+#    to the teacher.
+#
+# **Prerequisites.** Notebooks 03 (the teacher) and 05 (the student). The idea of a gradient
+# step and of `requires_grad` in PyTorch.
+#
+# **Time.** About 40 minutes: set-up 2 min · EMA (Exercise 6.1) 10 min · KD loss (Exercise 6.2)
+# 7 min · TAKD and its gradient 8 min · training and curves 10 min · questions 3 min.
+
+# %% [markdown]
+# ## Set-up
+
+# %%
+# Set-up: imports only (the seeding happens in `notebook_setup` below).
+import copy
+import dataclasses
+import os
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from dualkd_lib import course, distill, exercises, exercises_distill, models, pipeline, plots_distill, train, widgets  # noqa: F401
+
+# %% tags=["parameters"]
+# Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
+PRESET = os.environ.get("DUALKD_PRESET", "course")  # "tiny" (tests), "course" (laptop), "desed" (real data, GPU)
+SEED = 0  # every random number in the notebook follows from it
+DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/generated/<PRESET>
+# Also train a TAKD student with the straight-through gradient (one more student run:
+# seconds in "tiny", minutes in "course"). None: only in the tiny preset.
+TRAIN_STRAIGHT_THROUGH = None
+
+# %%
+SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+CFG = SETUP.config()
+ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
+ALPHA = CFG.student_train.ema_alpha
+print(f"preset {SETUP.preset!r}: EMA decay alpha = {ALPHA}, w_kd = {CFG.student_train.w_kd}, "
+      f"TAKD gradient = {CFG.student_train.takd_gradient!r}")
+
+# %% [markdown]
+# ## 1. The mean student: an average of weights (10 min)
+#
+# After every optimiser step, the **mean student** moves a little towards the student:
+#
+# $$\bar\theta \leftarrow a_t\,\bar\theta + (1 - a_t)\,\theta, \qquad a_t = \min\!\left(1 - \tfrac{1}{t + 1},\ \alpha\right).$$
+#
+# With `α = 0.999` it remembers roughly the last `1 / (1 - α) = 1000` steps. The noise of single
+# steps (each batch pulls the weights a different way) averages out, while the slow drift of
+# learning survives: the mean student is a *smoothed* student, usually a better model than the
+# student at any single step (the "mean teacher" of semi-supervised SED, Tarvainen & Valpola
+# 2017). The **warm start** `a_t = 1 - 1/(t+1)` (0, ½, ⅔, ...) makes the first steps a plain
+# average of all states so far, instead of an average that starts from the random initial weights.
+#
+# ### Interactive demo
+#
+# One "weight" of a student that drifts while it learns, with step-to-step noise, and its EMA.
+# Move `alpha`: a small one follows the noise, a large one lags behind the drift. Untick the warm
+# start to see the slow start of a plain EMA. (Below, the same figure drawn once with the defaults,
+# for readers without a live kernel.)
+
+# %%
+fig = widgets.ema_figure(alpha=0.99)
+plt.show()
+widgets.interactive_ema()
+
+# %% [markdown]
+# ### Exercise 6.1
+#
+# Write `ema_update(theta_bar, theta, alpha, step)`: the mean student's new weights (a new
+# tensor) after optimiser step `step` (0-based), with the warm start. In the library,
+# `distill.update_ema` does this for every parameter of a model (and averages BatchNorm's
+# running statistics the same way).
+
+# %% tags=["exercise"]
+def ema_update(theta_bar, theta, alpha, step):
+    """New mean-student weights: a * theta_bar + (1 - a) * theta with a = min(1 - 1/(step+1), alpha)."""
+    # BEGIN SOLUTION Exercise 6.1: update the mean student with the warm-started EMA
+    a = min(1.0 - 1.0 / (step + 1), alpha)
+    return a * theta_bar + (1.0 - a) * theta
+    # END SOLUTION
+
+
+# %%
+ema_update = exercises.check("6.1", ema_update)
+
+# %%
+steps = np.arange(0, 3000)
+a_t = np.array([distill.ema_alpha(int(t), ALPHA) for t in steps])
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.plot(steps, a_t)
+ax.axvline(1 / (1 - ALPHA) - 1, color="k", ls=":", lw=1, label=f"step {1 / (1 - ALPHA) - 1:.0f}: the cap α = {ALPHA} takes over")
+ax.set_xscale("symlog", linthresh=1)
+ax.set(xlim=(0, steps[-1]), xlabel="optimiser step (log scale past 1)", ylabel="decay a_t",
+       title="The warm-started EMA decay")
+ax.legend(fontsize=8)
+ax.grid(alpha=0.3)
+plt.show()
+
+# %% [markdown]
+# ## 2. Distillation from soft outputs (7 min)
+#
+# The teacher gives, for every frame and class, a probability `t` (and one per clip and class).
+# The student's probability `p` should match it. SED is multi-label (several classes can be
+# active at once), so each output is its own two-outcome (Bernoulli) distribution and the natural
+# distance is the **binary KL divergence**
+#
+# $$\mathrm{KL}(t\,\|\,p) = t \log\frac{t}{p} + (1 - t)\log\frac{1 - t}{1 - p},$$
+#
+# averaged over frames (`[B, C, T]`) and clips (`[B, C]`), frame and clip terms added. It equals
+# the binary cross-entropy `BCE(p, t)` minus the teacher's own entropy `BCE(t, t)`: the same
+# gradient for the student, but it is exactly 0 when the student copies the teacher, which makes
+# curves of it readable.
+#
+# ### Exercise 6.2
+#
+# Write `binary_kd_loss(student_strong, student_weak, teacher_strong, teacher_weak)` (all
+# probabilities; clamp them to `[1e-7, 1 - 1e-7]` before the logarithms).
+
+# %% tags=["exercise"]
+def binary_kd_loss(student_strong, student_weak, teacher_strong, teacher_weak):
+    """Mean binary KL(teacher || student) over frames plus the same over clips (a scalar tensor)."""
+    # BEGIN SOLUTION Exercise 6.2: write the binary KL distillation loss
+    def kl(p, t):
+        p, t = p.clamp(1e-7, 1 - 1e-7), t.clamp(1e-7, 1 - 1e-7)
+        return (t * torch.log(t / p) + (1 - t) * torch.log((1 - t) / (1 - p))).mean()
+
+    return kl(student_strong, teacher_strong) + kl(student_weak, teacher_weak)
+    # END SOLUTION
+
+
+# %%
+binary_kd_loss = exercises.check("6.2", binary_kd_loss)
+
+# %% [markdown]
+# ## 3. TAKD: learning through the mean student (8 min)
+#
+# Plain **KD** puts the loss on the student: `kd_loss(student(x), teacher(x))`. **TAKD** puts it
+# on the *mean student*: `kd_loss(mean_student(x), teacher(x))`. But the mean student is an
+# average, not a trained model; how can a loss on it train the student? The mean student after
+# this step *will be* `a·θ̄ + (1-a)·θ`, and that depends on the student's θ. The paper says the
+# student "indirectly learns through the mean student" without giving the formula, so we made a
+# choice and measure it. `distill.mean_student_forward` runs the mean student's architecture with
+# weights built from θ̄ (detached) and θ, two ways:
+#
+# - `"interpolated"` (the library's default): weights `a·θ̄ + (1-a)·θ`, the mean student as it
+#   will be after this step's EMA update. The gradient is exact, but scaled by `(1-a)`: with
+#   `a = α = 0.99` the teacher's signal reaches θ about 100 times weaker than in plain KD.
+# - `"straight_through"`: the output is exactly the current mean student's, and the gradient is
+#   passed to θ unscaled: "take the step that would move the mean student towards the teacher".
+#   A strong signal, but computed at weights that lag ~`1/(1-α)` steps behind the student.
+#
+# The mean student itself is the slow, stable partner of the teacher; the student's own noise
+# never reaches the KD target directly. The consistency term (MSE between student and mean
+# student) ties the two together as in the mean teacher.
+#
+# Let's measure the gradient each choice sends to the student on one batch, starting from the
+# supervised student of notebook 05 (loaded, or trained now), whose student and mean student
+# differ:
+
+# %%
+run = pipeline.train_student(ctx, "supervised", seed=SEED)
+ckpt = train.load_checkpoint(run)
+student = models.SECRNN(CFG.student)
+student.load_state_dict(ckpt["model_state"])
+mean_student = copy.deepcopy(student)
+mean_student.load_state_dict(ckpt["mean_model_state"])
+student.eval()  # no dropout noise in this measurement
+mean_student.eval()
+
+xb = ctx.split("strong").features[:16]
+t_strong, t_weak = (t[:16] for t in ctx.teacher_outputs("strong"))
+
+
+def kd_gradient(how):
+    student.zero_grad()
+    if how == "KD (straight to the student)":
+        out = student(xb)
+    else:
+        out = distill.mean_student_forward(student, mean_student, xb, alpha=ALPHA, gradient=how)
+    loss = distill.kd_loss(out, t_strong, t_weak)
+    loss.backward()
+    grad = torch.cat([p.grad.flatten() for p in student.parameters() if p.grad is not None])
+    return float(loss.detach()), grad
+
+
+rows, grads = [], {}
+for how in ("KD (straight to the student)", "interpolated", "straight_through"):
+    loss, grads[how] = kd_gradient(how)
+    rows.append({"gradient path": how, "KD loss": loss, "gradient norm": float(grads[how].norm())})
+table = pd.DataFrame(rows).set_index("gradient path")
+kd_dir = grads["KD (straight to the student)"]
+table["cosine with KD's gradient"] = [float(torch.nn.functional.cosine_similarity(g, kd_dir, dim=0)) for g in grads.values()]
+print(f"alpha = {ALPHA}: interpolated / straight-through gradient norm = "
+      f"{table.loc['interpolated', 'gradient norm'] / table.loc['straight_through', 'gradient norm']:.4f} "
+      f"(1 - alpha = {1 - ALPHA:.4f})")
+table.round(5)
+
+# %% [markdown]
+# The two TAKD gradients point the same way (cosine near 1): both ask "what would bring the mean
+# student closer to the teacher?". They differ in size by about `1 - α`. Plain KD's gradient
+# differs in *direction* from both, as much as the student differs from its mean. With the
+# `"interpolated"` choice, TAKD is a gentle, exact nudge; with `"straight_through"`, a strong
+# one that the docstring of `mean_student_forward` warns can overshoot with a large `w_kd`
+# (the gradient is about 1/(1-α) steps old).
+#
+# ### Think!
+#
+# With the warm start, `a_t` is small in the first steps. What does that mean for the
+# interpolated TAKD gradient early in training, compared with plain KD?
+
+# %% [markdown]
+# ## 4. Train a KD and a TAKD student and compare (10 min)
+#
+# `pipeline.train_student(ctx, mode)` trains the SE-CRNN student with the preset's settings, the
+# frozen teacher's outputs being read from the cache (computed once); a finished run is loaded
+# instead. Each run: a few seconds in the `tiny` preset, a few minutes in the `course` preset.
+# Both are part of the ablation of notebook 08, which will reuse them.
+
+# %%
+histories, metrics = {}, {}
+for mode in ("supervised", "kd", "takd"):
+    t0 = time.perf_counter()
+    path = pipeline.train_student(ctx, mode, seed=SEED)
+    histories[mode] = train.load_checkpoint(path)["history"]
+    metrics[mode] = pipeline.run_metrics(ctx, "student", mode, SEED)
+    print(f"{mode:>10}: ready in {time.perf_counter() - t0:5.1f} s ({len(histories[mode])} steps)")
+window = max(1, len(histories["kd"]) // 40)
+fig = plots_distill.plot_loss_curves(histories, keys=("sup", "cons", "kd"), window=window,
+                                     title="Loss terms per optimiser step (moving average)")
+plt.show()
+
+# %% [markdown]
+# `sup` (labels) should fall alike in all runs. `kd` is the term each mode *minimises*: the
+# student's distance to the teacher in `kd`, the mean student's in `takd` (the supervised run has
+# none). The next figure shows both distances for both runs: the training loop logs them
+# (`kd_student`, `kd_mean`) whenever the teacher's outputs are in the batch.
+
+# %%
+fig = plots_distill.plot_kd_distances({m: histories[m] for m in ("kd", "takd")}, window=window)
+plt.show()
+
+# %% [markdown]
+# Look for two things. The dashed lines (mean students) are smoother than the solid ones: the
+# average filters the step-to-step noise, which is what makes it a stable target. And in TAKD the
+# *mean student's* distance is the one being pulled down, while in KD it is the student's (the
+# mean student follows with a delay).
+#
+# How do the three students do on the evaluation split? (Their mean students are evaluated, as
+# DCASE does. In the `tiny` preset all numbers are near 0: 6 steps only.)
+
+# %%
+keys = ["psds1", "psds2", "f1_collar", "f1_intersection"]
+pd.DataFrame({m: {k: metrics[m][k] for k in keys} for m in metrics}).T.round(3)
+
+# %% [markdown]
+# ### Measuring the gradient choice
+#
+# The course's default is `"interpolated"`. If `TRAIN_STRAIGHT_THROUGH` allows it, the next cell
+# trains one more TAKD student with `takd_gradient="straight_through"` (same data, seed and
+# weights, in its own run folder) and adds it to the table.
+
+# %%
+if TRAIN_STRAIGHT_THROUGH or (TRAIN_STRAIGHT_THROUGH is None and SETUP.preset == "tiny"):
+    cfg_st = dataclasses.replace(CFG.student_config("takd", SEED), takd_gradient="straight_through")
+    loader = ctx.train_loader(batch_sizes=cfg_st.batch_sizes, seed=SEED, with_teacher=True, with_embeddings=False)
+    result = train.train(models.SECRNN(CFG.student, seed=SEED), loader, cfg_st, preset=SETUP.preset,
+                         run_dir=SETUP.cache_dir / "runs" / f"student-takd-straight_through-seed{SEED}")
+    _, mean_st, _ = train.load_model_from_checkpoint(result.final_path, expected_kind="student")
+    metrics["takd (straight_through)"] = pipeline.evaluate_model(ctx, mean_st.without_embedding_head())
+    histories["takd (straight_through)"] = result.history
+    fig = plots_distill.plot_kd_distances({m: histories[m] for m in ("takd", "takd (straight_through)")},
+                                          window=window)
+    plt.show()
+else:
+    print("Skipped: set TRAIN_STRAIGHT_THROUGH = True in the parameters cell to train it.")
+pd.DataFrame({m: {k: metrics[m][k] for k in keys} for m in metrics}).T.round(3)
+
+# %% [markdown]
+# ### Interactive demo: one clip, three students
+#
+# Frame scores of the supervised, KD and TAKD mean students and of the teacher on one
+# evaluation clip (the filled area is the ground truth). Pick a clip and a class.
+
+# %%
+ev = ctx.split("evaluation")
+scores = {"teacher": ctx.teacher_outputs("evaluation")[0].numpy()}
+for mode in ("supervised", "kd", "takd"):
+    _, mean_model, _ = train.load_model_from_checkpoint(pipeline.student_run_dir(ctx, mode, SEED) / "final.pt",
+                                                        expected_kind="student")
+    scores[f"{mode} (mean)"], _ = train.predict_scores(mean_model, ev.features, progress=False)
+frame_s = ctx.encoder.frame_seconds
+fig = widgets.clip_predictions_figure(0, scores, ev.strong, frame_seconds=frame_s, filenames=ev.filenames)
+plt.show()
+widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, filenames=ev.filenames)
+
+# %% [markdown]
+# ## Summary
+#
+# - The mean student is the EMA of the student's weights, `θ̄ ← a·θ̄ + (1-a)·θ` with the warm
+#   start `a_t = min(1 - 1/(t+1), α)`: a smoothed, slowly changing copy of the student.
+# - KD on SED outputs: binary KL between teacher and student probabilities, frame and clip terms.
+# - TAKD puts the KD loss on the mean student; `mean_student_forward` builds the mean student's
+#   weights from θ so the gradient reaches the student: exactly and scaled by `(1-a)`
+#   (`"interpolated"`, our default) or unscaled at the lagging weights (`"straight_through"`).
+# - The training histories show the distance of student and mean student to the teacher; the
+#   mean student's curve is the smooth one.
+#
+# ## Check your understanding
+#
+# 1. With `α = 0.999`, at which step does the decay reach its cap, and what is the mean student
+#    before that?
+# 2. Why is BCE(p, t) not zero when the student copies the teacher, and why does that not matter
+#    for the gradient?
+# 3. In TAKD with `"interpolated"` weights, what would happen to the KD signal if `α` were 0?
+# 4. Why is the mean student, not the student, evaluated and deployed?
+#
+# <details>
+# <summary>Answers</summary>
+#
+# 1. `1 - 1/(t+1) = 0.999` at `t = 999`. Before that, `a_t = 1 - 1/(t+1)` makes θ̄ the plain
+#    average of all student states θ_0 ... θ_t seen so far.
+# 2. BCE(t, t) is the teacher's entropy: an uncertain teacher (t = 0.5) has a large one. It does
+#    not depend on the student, so its gradient with respect to the student is zero: KL and BCE
+#    give the same update.
+# 3. With `α = 0` the mean student *is* the student (θ_mix = θ) and TAKD becomes plain KD, with
+#    the full gradient.
+# 4. It is usually the better model: the averaging removes the noise of the last steps
+#    (a cheap ensemble over training time). It has the student's architecture, so it costs the
+#    same on the device.
+#
+# </details>
+#
+# ## Further reading
+#
+# - A. Tarvainen, H. Valpola, *Mean teachers are better role models*, NeurIPS 2017,
+#   [arXiv 1703.01780](https://arxiv.org/abs/1703.01780).
+# - G. Hinton, O. Vinyals, J. Dean, *Distilling the Knowledge in a Neural Network*, 2015,
+#   [arXiv 1503.02531](https://arxiv.org/abs/1503.02531).
+# - Y. Xiao, R. K. Das, *Dual Knowledge Distillation for Efficient Sound Event Detection*,
+#   [arXiv 2402.02781](https://arxiv.org/abs/2402.02781), Section 3.1 (TAKD).

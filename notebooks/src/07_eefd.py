@@ -1,0 +1,238 @@
+# %% [markdown]
+# # 07 · EEFD: embedding-enhanced feature distillation
+#
+# The teacher of notebook 03 is strong partly because it reads the frame embeddings of a large
+# pre-trained model (BEATs in DCASE 2023, our embedding model here). The student cannot afford
+# that model on a device. The paper's second idea, **embedding-enhanced feature distillation
+# (EEFD)**, lets the student *learn to predict* those embeddings from its own CNN features while
+# it trains, through a small **embedding distillation layer**. The knowledge stays in the
+# student's CNN; the layer is thrown away afterwards.
+#
+# **Objectives.** After this notebook you can
+# 1. say where the embedding distillation layer sits, what it predicts and why it costs nothing
+#    at inference;
+# 2. write the EEFD loss in its MSE and cosine forms;
+# 3. train an EEFD student and measure, frame by frame, how close its projected features get to
+#    the frozen embeddings;
+# 4. compare it with the supervised student.
+#
+# **Prerequisites.** Notebooks 03 (the embedding model), 05 (the student and its
+# `embedding_head`) and 06 (the training runs).
+#
+# **Time.** About 30 minutes: set-up 2 min · the layer 5 min · EEFD loss (Exercise 7.1) 7 min ·
+# training 5 min · similarity 8 min · results and questions 3 min.
+
+# %% [markdown]
+# ## Set-up
+
+# %%
+# Set-up: imports only (the seeding happens in `notebook_setup` below).
+import os
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from dualkd_lib import course, distill, exercises, exercises_distill, models, pipeline, plots_distill, train  # noqa: F401
+
+# %% tags=["parameters"]
+# Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
+PRESET = os.environ.get("DUALKD_PRESET", "course")  # "tiny" (tests), "course" (laptop), "desed" (real data, GPU)
+SEED = 0  # every random number in the notebook follows from it
+DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/generated/<PRESET>
+
+# %%
+SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+CFG = SETUP.config()
+ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
+FRAME_SECONDS = ctx.encoder.frame_seconds
+print(f"preset {SETUP.preset!r}: EEFD loss {CFG.student_train.eefd_kind!r} with weight w_emb = {CFG.student_train.w_emb}")
+
+# %% [markdown]
+# ## 1. The embedding distillation layer (5 min)
+#
+# The student's CNN turns every output frame into a feature vector of `cnn_out_dim` numbers
+# (channels × remaining frequency bins). The embedding distillation layer is a single
+# `Linear(cnn_out_dim, emb_dim)` applied to each frame, **before the GRU**. Its output,
+# `embedding_pred [batch, emb_dim, frames]`, is compared with the frozen embedding model's frame
+# embeddings of the same clip (already at the same frame rate, notebook 03):
+#
+# ```
+# log-mel ─► CNN ─► features [B, T, cnn_out_dim] ─► GRU ─► strong / weak heads
+#                          │
+#                          └─► embedding_head (Linear) ─► embedding_pred ◄─ EEFD loss ─► frozen embeddings
+# ```
+#
+# The gradient of the EEFD loss flows through the layer *into the CNN*: to predict the
+# embeddings well, the CNN must extract what the large model extracts. The layer itself is a
+# small adapter; it branches off, so the SED outputs never depend on it, and it is removed before
+# deployment (notebook 05).
+
+# %%
+student = models.SECRNN(CFG.student, seed=SEED)
+x = ctx.split("validation").features[:2]
+with torch.no_grad():
+    feats = student.cnn_features(x)
+    out = student(x)
+target = ctx.embeddings("validation")[:2]
+print("CNN features            ", tuple(feats.shape), "= [batch, frames, cnn_out_dim]")
+print("embedding_head          ", student.embedding_head, f"({models.count_parameters(student.embedding_head):,} parameters)")
+print("embedding_pred          ", tuple(out.embedding_pred.shape), "= [batch, emb_dim, frames]")
+print("frozen frame embeddings ", tuple(target.shape))
+
+# %% [markdown]
+# ### Exercise 7.1: the EEFD loss
+#
+# Two ways to measure the distance between prediction and target, both `[B, D, T]`:
+#
+# - `"mse"`: the mean squared error over all `B·D·T` numbers. Asks for the same *values*.
+# - `"cosine"`: for every frame (each `b`, `t`), `1 - cos(pred[b, :, t], target[b, :, t])`, averaged
+#   over the `B·T` frames. Asks only for the same *direction*, whatever the scale.
+#
+# Our embeddings are LayerNorm-ed per frame (zero mean and unit variance over the `D`
+# dimensions), so their scale is fixed and both losses make sense; the presets use MSE.
+# Write `eefd(pred, target, kind)` for both kinds.
+
+# %% tags=["exercise"]
+def eefd(pred, target, kind="mse"):
+    """EEFD loss between predicted and frozen embeddings [B, D, T]: 'mse' or 'cosine' (a scalar)."""
+    # BEGIN SOLUTION Exercise 7.1: write the EEFD loss (MSE and cosine)
+    if kind == "mse":
+        return ((pred - target) ** 2).mean()
+    cos = torch.nn.functional.cosine_similarity(pred, target, dim=1)  # [B, T]: one per frame
+    return (1 - cos).mean()
+    # END SOLUTION
+
+
+# %%
+eefd = exercises.check("7.1", eefd)
+
+# %%
+print("fresh student, MSE   :", float(eefd(out.embedding_pred, target, "mse")))
+print("fresh student, cosine:", float(eefd(out.embedding_pred, target, "cosine")), "(1 = unrelated directions)")
+
+# %% [markdown]
+# ## 2. Train the EEFD student (5 min)
+#
+# The `eefd` mode adds `w_emb · L_EEFD` to the supervised and consistency losses (no teacher
+# KD yet; notebook 08 combines both). The pipeline loads the finished run, or trains it (a few
+# seconds in `tiny`, a few minutes in `course`). We also load the supervised student for
+# comparison: it has the same `embedding_head`, but nothing ever trains it, so it stays at its
+# random initial weights.
+
+# %%
+runs, histories = {}, {}
+for mode in ("supervised", "eefd"):
+    t0 = time.perf_counter()
+    runs[mode] = pipeline.train_student(ctx, mode, seed=SEED)
+    histories[mode] = train.load_checkpoint(runs[mode])["history"]
+    print(f"{mode:>10}: ready in {time.perf_counter() - t0:5.1f} s")
+window = max(1, len(histories["eefd"]) // 40)
+fig = plots_distill.plot_loss_curves(histories, keys=("sup", "emb"), window=window,
+                                     title="Supervised loss, and the EEFD loss of the eefd run")
+plt.show()
+
+# %% [markdown]
+# ## 3. How close do the student's features get to the embeddings? (8 min)
+#
+# On the evaluation split (never trained on), we run both mean students, take their
+# `embedding_pred`, and compute the cosine similarity of every frame with the frozen embedding
+# (`plots_distill.frame_cosine_similarity`, `[clips, frames]`). As a reference, the last column
+# compares each clip's embeddings with *another* clip's: how similar embeddings are anyway.
+
+# %%
+ev = ctx.split("evaluation")
+ev_emb = ctx.embeddings("evaluation")
+
+
+@torch.no_grad()
+def predicted_embeddings(run_path):
+    _, mean_model, _ = train.load_model_from_checkpoint(run_path, expected_kind="student")
+    return torch.cat([mean_model(ev.features[i:i + 32]).embedding_pred for i in range(0, len(ev), 32)])
+
+
+similarity = {f"{mode} student": plots_distill.frame_cosine_similarity(predicted_embeddings(runs[mode]), ev_emb)
+              for mode in ("supervised", "eefd")}
+similarity["another clip's embeddings"] = plots_distill.frame_cosine_similarity(torch.roll(ev_emb, 1, dims=0), ev_emb)
+fig = plots_distill.plot_similarity_heatmap(similarity, frame_seconds=FRAME_SECONDS)
+plt.show()
+pd.DataFrame({name: {"mean cosine": s.mean(), "median": np.median(s), "frames with cosine > 0.5": (s > 0.5).mean()}
+              for name, s in similarity.items()}).T.round(3)
+
+# %% [markdown]
+# Each row of a heatmap is one evaluation clip, each column one output frame; red means the
+# student's projected features point the same way as the embedding model's. The supervised
+# student's head was never trained, so it shows how similar a random projection of the student's
+# features happens to be. Read the EEFD panel against it and against the third panel: only the
+# similarity *above* "another clip's embeddings" is clip-specific knowledge the student has picked
+# up. (In `tiny`, 6 steps are not enough to move far, and the barely trained embedding model gives
+# almost the same embedding to every frame, so the third panel is close to 1.) Where the EEFD
+# student's similarity stays low, look at the clip: the embedding model sees temporal context
+# (its dilated convolutions span about a second around each frame) that the student's CNN has to
+# reconstruct from its own, shorter view.
+#
+# ### Think!
+#
+# The student's CNN features could match the embeddings perfectly through the linear layer and
+# still not help detection. What would have to be true of the embeddings for EEFD to help the
+# student's strong and weak heads? (Look back at notebook 03: how much did the teacher lose when
+# it got the wrong clip's embeddings?)
+
+# %% [markdown]
+# ## 4. Does it help? (3 min)
+#
+# The metrics of the two students' mean models on the evaluation split, and their deployed
+# sizes: identical, because the embedding distillation layer is removed. (In the `tiny` preset
+# all scores are near 0.)
+
+# %%
+keys = ["psds1", "psds2", "f1_collar", "f1_intersection", "params"]
+pd.DataFrame({mode: {k: pipeline.run_metrics(ctx, "student", mode, SEED)[k] for k in keys}
+              for mode in ("supervised", "eefd")}).T.round(3)
+
+# %% [markdown]
+# ## Summary
+#
+# - EEFD adds one linear layer to the student, on the CNN features before the GRU; it predicts the
+#   frozen embedding model's frame embeddings and is trained with an MSE (or cosine) loss.
+# - Its gradient shapes the student's CNN to extract what the large model extracts, so the
+#   student gets some of the embedding model's context without running it.
+# - The layer is removed for deployment: same parameters, same MACs as a student trained
+#   without EEFD.
+# - Per-frame cosine similarity shows how much of the embedding space the student reaches; the
+#   supervised student's untrained head is the "no knowledge" baseline.
+#
+# ## Check your understanding
+#
+# 1. Why is the EEFD layer placed on the CNN features and not after the GRU?
+# 2. What is the cosine loss of a prediction that equals `3 × target`? And the MSE?
+# 3. If the embedding model were unfrozen and trained together with the student, what could
+#    go wrong with the EEFD loss?
+# 4. Why compare with "another clip's embeddings" before trusting a high cosine similarity?
+#
+# <details>
+# <summary>Answers</summary>
+#
+# 1. The deployed student has no embedding input; what we want to improve is its own feature
+#    extractor. Predicting the embeddings from the CNN features pushes the context into the CNN,
+#    which the GRU and heads then use. (After the GRU it would also be possible, but the GRU
+#    adds context of its own and the CNN would learn less.)
+# 2. Cosine: 0 (same direction). MSE: the mean of `(2·target)²`, about 4 for LayerNorm-ed
+#    embeddings (unit variance per frame).
+# 3. Both sides could collapse to something trivial (e.g. the same vector for every frame),
+#    making the loss 0 with no knowledge transferred. A frozen target prevents that.
+# 4. If all embeddings shared a common direction, any prediction near that direction would score
+#    high. The reference shows what "unrelated frames" give; only the gap above it is learnt.
+#
+# </details>
+#
+# ## Further reading
+#
+# - A. Romero et al., *FitNets: Hints for Thin Deep Nets*, ICLR 2015,
+#   [arXiv 1412.6550](https://arxiv.org/abs/1412.6550) (feature distillation with a regressor).
+# - Y. Xiao, R. K. Das, *Dual Knowledge Distillation for Efficient Sound Event Detection*,
+#   [arXiv 2402.02781](https://arxiv.org/abs/2402.02781), Section 3.2 (EEFD).
+# - S. Chen et al., *BEATs: Audio Pre-Training with Acoustic Tokenizers*,
+#   [arXiv 2212.09058](https://arxiv.org/abs/2212.09058).

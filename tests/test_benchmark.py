@@ -1,0 +1,79 @@
+"""Benchmark tools and the tiny-preset benchmark report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from dualkd_lib import benchmark, export, models
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+REQUIRED = {"name", "runtime", "threads", "ms_per_clip", "realtime_factor", "params", "macs",
+            "clips_per_second_batch", "file_size_bytes", "fraction_of_gemm_peak", "peak_rss_mb", "mem_delta_mb"}
+
+
+def test_latency_summary_and_config_checks() -> None:
+    s = benchmark.latency_summary(50.0, 2e8, clip_seconds=10.0)
+    assert s == pytest.approx({"realtime_factor": 0.005, "clips_per_second": 20.0, "gmacs_per_second": 4.0})
+    with pytest.raises(ValueError, match="ms_per_clip"):
+        benchmark.latency_summary(0.0, 1e6)
+    with pytest.raises(ValueError, match="threads"):
+        benchmark.BenchmarkConfig(threads=(0,))
+
+
+def test_gemm_peak_and_thread_setting_is_restored() -> None:
+    before = torch.get_num_threads()
+    for runtime in ("pytorch", "onnxruntime"):
+        peak = benchmark.gemm_peak(2, n=256, repeats=2, runtime=runtime)
+        assert peak["gflops_per_second"] == pytest.approx(2 * peak["gmacs_per_second"]) and peak["gmacs_per_second"] > 0
+    with pytest.raises(ValueError, match="runtime"):
+        benchmark.gemm_peak(1, runtime="numpy")
+    assert torch.get_num_threads() == before
+
+
+def test_teacher_with_embeddings_counts_both_networks() -> None:
+    emb = models.EmbeddingModel(models.TINY_EMBEDDING, seed=0)
+    teacher = models.CRNN(models.TINY_TEACHER, seed=0)
+    both = benchmark.TeacherWithEmbeddings(emb, teacher).eval()
+    shape = (1, 64, 313)
+    assert models.count_macs(both, shape) == models.count_macs(emb, shape) + models.count_macs(teacher, shape)
+    assert both(torch.randn(2, 64, 313)).strong.shape == (2, 10, 78)
+
+
+def test_memory_probe_reports_a_peak(tmp_path: Path) -> None:
+    path = export.export_onnx(models.SECRNN(models.TINY_STUDENT, seed=0), tmp_path / "s.onnx", n_frames=313)
+    mem = benchmark._measure_memory({"runtime": "onnxruntime", "threads": 1, "n_mels": 64, "n_frames": 313,
+                                     "emb_dim": 0, "batch": 4, "path": str(path)})
+    assert mem["peak_rss_mb"] > 10 and mem["mem_delta_mb"] >= 0
+
+
+def test_benchmark_main_tiny_writes_json_and_markdown(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    result = benchmark.benchmark_main(out, preset="tiny", threads=(1,), repeats=1, work_dir=tmp_path / "no-runs",
+                                      memory=False, train_steps=1, progress=False)
+    on_disk = json.loads((out / "benchmark.json").read_text())
+    assert on_disk["entries"] == json.loads(json.dumps(result["entries"]))
+    names = {(e["name"], e["runtime"]) for e in on_disk["entries"]}
+    assert names == {(n, r) for n in ("student", "teacher", "teacher + embedding model")
+                     for r in ("pytorch", "onnxruntime")} | {("student int8", "onnxruntime")}
+    for e in on_disk["entries"]:
+        assert REQUIRED <= set(e), REQUIRED - set(e)
+        assert e["threads"] == 1 and e["ms_per_clip"] > 0 and e["macs"] > 0
+        assert e["realtime_factor"] == pytest.approx(e["ms_per_clip"] / 1000 / 10.0)
+    by = {(e["name"], e["runtime"]): e for e in on_disk["entries"]}
+    assert by[("teacher + embedding model", "pytorch")]["macs"] > by[("teacher", "pytorch")]["macs"]
+    assert by[("student", "pytorch")]["params"] < by[("teacher", "pytorch")]["params"]
+    assert [(t["name"], t["mode"]) for t in on_disk["training"]] == [("teacher", "teacher"), ("student", "supervised"), ("student", "dual")]
+    assert on_disk["data_generation"]["generate_clips_per_second"] > 0
+    assert {(g["runtime"], g["threads"]) for g in on_disk["gemm_peak"]} == {("pytorch", 1), ("onnxruntime", 1)}
+    assert "random initialisation" in on_disk["weights"]
+    md = (out / "benchmark.md").read_text()
+    assert "load average" in md and "| student int8 | onnxruntime | 1 |" in md
+    with pytest.raises(FileExistsError):
+        benchmark.benchmark_main(out, preset="tiny", threads=(1,), repeats=1, memory=False)
