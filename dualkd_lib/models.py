@@ -740,7 +740,8 @@ class EmbeddingModel(nn.Module):
                 *[_TemporalBlock(cfg.emb_dim, cfg.temporal_kernel, 2**i, cfg.dropout) for i in range(cfg.temporal_layers)]
             )
             self.norm = nn.LayerNorm(cfg.emb_dim)
-            self.clip_attention = nn.Linear(cfg.emb_dim, 1) if cfg.clip_pooling == "attention" else None
+            # no bias: a softmax over frames ignores a constant shift, so a bias would get no gradient
+            self.clip_attention = nn.Linear(cfg.emb_dim, 1, bias=False) if cfg.clip_pooling == "attention" else None
             self.frame_classifier = nn.Linear(cfg.emb_dim, cfg.n_classes)
             self.clip_classifier = nn.Linear(cfg.emb_dim, cfg.n_classes)
         logger.debug("built EmbeddingModel: %d parameters", count_parameters(self))

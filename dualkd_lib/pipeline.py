@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +122,8 @@ class Context:
     data_root: Path
     work_dir: Path
     progress: bool = True
+    #: desed preset: folder of the DCASE recipe's BEATs HDF5 files (default: $DUALKD_BEATS_DIR)
+    beats_dir: Path | None = None
     _splits: dict[str, SplitTensors] = field(default_factory=dict, repr=False)
     _scaler: Scaler | None = field(default=None, repr=False)
     _embedding_model: nn.Module | None = field(default=None, repr=False)
@@ -218,6 +221,16 @@ class Context:
 
     def embeddings(self, split: str) -> torch.Tensor:
         """Frozen frame embeddings ``[N, emb_dim, out_frames]`` of ``split`` (cached on disk)."""
+        if split not in self._embeddings and self.preset.name == "desed":
+            from dualkd_lib import desed_real
+
+            beats = self.beats_dir or (Path(os.environ["DUALKD_BEATS_DIR"]) if "DUALKD_BEATS_DIR" in os.environ
+                                       else None)
+            if beats is None:
+                raise FileNotFoundError("The desed preset reads BEATs embeddings from the DCASE recipe's HDF5 files: "
+                                        "set $DUALKD_BEATS_DIR (see docs/REAL_DESED.md).")
+            self._embeddings[split] = desed_real.desed_context_embeddings(
+                self, split, desed_real.beats_h5_path(beats, split))
         if split not in self._embeddings:
             path = self.work_dir / "embeddings" / f"{split}.pt"
             self.embedding_model()  # pre-trains it first if needed
