@@ -816,7 +816,7 @@ def load_model_from_checkpoint(
         raise ValueError(
             f"The weights in {path} (a {kind} model, {ckpt.get('model_class')}, preset {ckpt.get('preset')!r}) do "
             f"not fit the {MODEL_KINDS[kind][0]} rebuilt from its config"
-            f"{'' if expected_kind is None else f' (expected a {expected_kind} model)'}: {err}"
+            f"{'' if expected_kind is None else f' (expected a {expected_kind} model)'}: {err} If it is a cached run made by an older version of the course, move its folder away (or use another --work-dir) and the model is trained again."
         ) from None
     model.eval()
     if mean_model is not None:
