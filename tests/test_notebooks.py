@@ -36,7 +36,7 @@ def timings(request: pytest.FixtureRequest) -> list[course.NotebookTiming]:
 @pytest.mark.parametrize("variant", course.VARIANTS)
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs(name: str, variant: str, tmp_path: Path, timings: list) -> None:
-    result = course.run_notebooks(variant, preset="tiny", names=[name], out_dir=tmp_path, root=ROOT, timeout=600)
+    result = course.run_notebooks(variant, preset="tiny", names=[name], out_dir=tmp_path, root=ROOT, timeout=300)
     assert [t.name for t in result] == [name]
     if variant == "solutions":
         assert result[0].stubs_raised == 0
