@@ -165,26 +165,6 @@ def spawn(fn: Callable[..., Any], world_size: int, *args: Any, backend: str = "g
 # --------------------------------------------------------------------------
 # torchrun entry point
 # --------------------------------------------------------------------------
-def _training_parts(ctx: Any, *, with_teacher: bool, with_embeddings: bool) -> tuple[SEDDataset, ...]:
-    """(strong, weak, unlabeled) datasets of a pipeline Context, as ``Context.train_loader`` builds them."""
-    from dualkd_lib.features import n_output_frames
-
-    out_frames = n_output_frames(ctx.preset.features)
-    parts = []
-    for name in ("strong", "weak", "unlabeled"):
-        s = ctx.split(name)
-        extras: dict[str, torch.Tensor] = {}
-        if with_embeddings:
-            extras["embeddings"] = ctx.embeddings(name)
-        if with_teacher:
-            extras["teacher_strong"], extras["teacher_weak"] = ctx.teacher_outputs(name)
-        parts.append(SEDDataset(
-            s.features, s.kind, strong_labels=s.strong if s.kind == "strong" else None,
-            weak_labels=s.weak if s.kind == "weak" else None, extras=extras, out_frames=out_frames,
-        ))
-    return tuple(parts)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dualkd_lib.distributed {train-teacher,train-student} ...`` (under ``torchrun``).
 
@@ -220,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        make_data_if_missing=rank == 0, progress=rank == 0)
 
     def parts(ctx: Any) -> tuple[SEDDataset, ...]:
-        return _training_parts(ctx, with_teacher=needs_teacher, with_embeddings=needs_emb)
+        return ctx.training_datasets(with_teacher=needs_teacher, with_embeddings=needs_emb)
 
     work = Path(args.work_dir) if args.work_dir else pipeline.default_work_dir(get_preset(args.preset).name)
     teacher_ckpt = work / "runs" / f"teacher-seed{args.seed}" / "final.pt"  # as Context.teacher_path

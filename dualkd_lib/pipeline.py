@@ -275,9 +275,9 @@ class Context:
         return self._teacher_outputs[split]
 
     # ------------------------------------------------------------------ loaders
-    def train_loader(self, *, batch_sizes: tuple[int, int, int], seed: int, with_teacher: bool,
-                     with_embeddings: bool = True) -> torch.utils.data.DataLoader:
-        """Mixed strong/weak/unlabeled batches with the cached extras the mode needs."""
+    def training_datasets(self, *, with_teacher: bool, with_embeddings: bool = True
+                          ) -> tuple[SEDDataset, SEDDataset, SEDDataset]:
+        """(strong, weak, unlabeled) datasets with the cached extras a mode needs."""
         out_frames = n_output_frames(self.preset.features)
         parts = []
         for name in ("strong", "weak", "unlabeled"):
@@ -291,6 +291,12 @@ class Context:
                 s.features, s.kind, strong_labels=s.strong if s.kind == "strong" else None,
                 weak_labels=s.weak if s.kind == "weak" else None, extras=extras, out_frames=out_frames,
             ))
+        return tuple(parts)
+
+    def train_loader(self, *, batch_sizes: tuple[int, int, int], seed: int, with_teacher: bool,
+                     with_embeddings: bool = True) -> torch.utils.data.DataLoader:
+        """Mixed strong/weak/unlabeled batches with the cached extras the mode needs."""
+        parts = self.training_datasets(with_teacher=with_teacher, with_embeddings=with_embeddings)
         return build_train_loader(*parts, batch_sizes=batch_sizes, seed=seed)
 
 
