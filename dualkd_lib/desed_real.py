@@ -57,7 +57,9 @@ __all__ = [
     "prepare_desed",
     "load_beats_embeddings",
     "write_beats_like_h5",
+    "BEATS_EVAL_H5_NAME",
     "beats_h5_path",
+    "context_beats_h5_path",
     "desed_context_embeddings",
 ]
 
@@ -74,6 +76,10 @@ BEATS_H5_NAMES: dict[str, str] = {
     "unlabeled": "unlabeled_train.hdf5",
     "validation": "devtest.hdf5",
 }
+#: Name under which the ``desed`` preset looks for the public evaluation set's BEATs file in
+#: the embeddings folder: the ``devtest.hdf5`` of a second extraction run pointed at
+#: ``audio/eval/public_16k`` (see docs/REAL_DESED.md), copied or linked under this name.
+BEATS_EVAL_H5_NAME: str = "public_eval.hdf5"
 _SUFFIX_16K = "_16k"
 _TMP_PREFIX = ".dualkd-resample-"
 _SHOW = 5  # names shown in messages
@@ -502,6 +508,21 @@ def beats_h5_path(embeddings_dir: str | Path, split: str) -> Path:
     return Path(embeddings_dir) / BEATS_H5_NAMES[split]
 
 
+def context_beats_h5_path(embeddings_dir: str | Path, split: str) -> Path:
+    """The BEATs file the ``desed`` preset reads for ``split`` from one embeddings folder.
+
+    :func:`beats_h5_path` for the four splits the DCASE 2023 script extracts, and
+    ``embeddings_dir / BEATS_EVAL_H5_NAME`` (``public_eval.hdf5``) for
+    ``"evaluation"``: the 2023 script writes no file for the public evaluation
+    set, so one folder holds the recipe's files plus that one (extract it as in
+    docs/REAL_DESED.md, then copy its ``devtest.hdf5`` to ``public_eval.hdf5``).
+    Taught in notebook 07.
+    """
+    if split == "evaluation":
+        return Path(embeddings_dir) / BEATS_EVAL_H5_NAME
+    return beats_h5_path(embeddings_dir, split)
+
+
 def desed_context_embeddings(ctx: Any, split: str, h5_path: str | Path, *,
                              missing: str = "error") -> torch.Tensor:
     """What ``pipeline.Context.embeddings(split)`` returns on real DESED: BEATs frames ``[N, 768, T_out]``.
@@ -517,7 +538,11 @@ def desed_context_embeddings(ctx: Any, split: str, h5_path: str | Path, *,
     filenames = list(ctx.split(split).filenames)
     n_frames = n_output_frames(ctx.preset.features)
     if not h5_path.is_file():
-        raise FileNotFoundError(f"No BEATs embedding file at {h5_path} for split {split!r}; see docs/REAL_DESED.md.")
+        hint = (f" The DCASE 2023 script does not extract the public evaluation set: extract it as in "
+                f"docs/REAL_DESED.md and copy its devtest.hdf5 to {h5_path.parent / BEATS_EVAL_H5_NAME}."
+                if split == "evaluation" else " Make it with the DCASE 2023 recipe's extract_embeddings.py.")
+        raise FileNotFoundError(f"No BEATs embedding file at {h5_path} for split {split!r}.{hint} "
+                                "See docs/REAL_DESED.md.")
     st = h5_path.stat()
     source = f"{h5_path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{n_frames}:{missing}"
     cache = Path(ctx.work_dir) / "embeddings" / f"{split}-beats.pt"

@@ -230,7 +230,7 @@ class Context:
                 raise FileNotFoundError("The desed preset reads BEATs embeddings from the DCASE recipe's HDF5 files: "
                                         "set $DUALKD_BEATS_DIR (see docs/REAL_DESED.md).")
             self._embeddings[split] = desed_real.desed_context_embeddings(
-                self, split, desed_real.beats_h5_path(beats, split))
+                self, split, desed_real.context_beats_h5_path(beats, split))
         if split not in self._embeddings:
             path = self.work_dir / "embeddings" / f"{split}.pt"
             self.embedding_model()  # pre-trains it first if needed
@@ -563,7 +563,8 @@ def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Pa
         ctx.split(split)
     timings["features"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ctx.embedding_model()
+    if ctx.preset.generator is not None:  # real DESED reads BEATs embeddings: no stand-in to pre-train
+        ctx.embedding_model()
     timings["embedding_model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     rows = [{"name": "teacher (CRNN + embeddings)", **run_metrics(ctx, "teacher", "teacher", 0)}]

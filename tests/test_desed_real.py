@@ -13,60 +13,18 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
-import torchaudio.functional as AF
 
-from dualkd_lib import desed_io, desed_real, generate, models
+from dualkd_lib import desed_io, desed_real, models
 from dualkd_lib.layout import SPLITS
 
-SR_44K = 44100
-# Clips on disk per split, plus names listed in TSVs but absent.
-ON_DISK = {"strong": ["s0.wav", "s1.wav", "s2.wav"], "weak": ["w0.wav", "w1.wav", "w_bad.wav"],
-           "unlabeled": ["u0.wav", "u1.wav"], "validation": ["v0.wav", "v1.wav"], "evaluation": ["e0.wav"]}
-LISTED_MISSING = {"strong": ["s_gone.wav"], "validation": ["v_gone.wav"]}
-CORRUPT = "w_bad.wav"
+# the fake tree's builder, shared with test_desed_end_to_end.py (pytest puts tests/ on sys.path)
+from fake_desed import CORRUPT, SR_44K, make_clips, make_fake_desed
 
 
 @pytest.fixture(scope="module")
 def clips() -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
     """One generated 10-s clip (16 kHz) and its events per name, seeded."""
-    names = [n for names in ON_DISK.values() for n in names if n != CORRUPT]
-    return {n: generate.generate_clip(np.random.default_rng(i)) for i, n in enumerate(names)}
-
-
-def _strong_rows(names, clips) -> pd.DataFrame:
-    rows = []
-    for n in names:
-        events = clips[n][1] if n in clips else pd.DataFrame(
-            {"onset": [1.0], "offset": [2.0], "event_label": ["Dog"]})
-        rows += [(n, f"{r.onset:.3f}", f"{r.offset:.3f}", r.event_label) for r in events.itertuples()]
-    return pd.DataFrame(rows, columns=["filename", "onset", "offset", "event_label"])
-
-
-def make_fake_desed(root: Path, clips) -> Path:
-    """Write the recipe's 44.1 kHz folders and metadata under ``root``."""
-    for split, names in ON_DISK.items():
-        folder = root / desed_real.source_audio_dir(split)
-        folder.mkdir(parents=True)
-        for n in names:
-            if n == CORRUPT:
-                (folder / n).write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot really audio")
-                continue
-            wave44 = AF.resample(torch.from_numpy(clips[n][0]), 16000, SR_44K).numpy()
-            sf.write(folder / n, np.clip(wave44, -1, 0.999), SR_44K, subtype="PCM_16")
-        listed = names + LISTED_MISSING.get(split, [])
-        info = SPLITS[split]
-        if info.labels:
-            path = root / info.labels
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if info.kind == "strong":
-                _strong_rows(listed, clips).to_csv(path, sep="\t", index=False)
-            else:
-                labels = ["Dog,Speech" for _ in listed]
-                pd.DataFrame({"filename": listed, "event_labels": labels}).to_csv(path, sep="\t", index=False)
-        if info.durations:
-            pd.DataFrame({"filename": listed, "duration": ["10.000"] * len(listed)}).to_csv(
-                root / info.durations, sep="\t", index=False)
-    return root
+    return make_clips()
 
 
 @pytest.fixture(scope="module")
