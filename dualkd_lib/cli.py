@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for ablation.md / ablation.json")
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--work-dir", type=Path, default=None)
+    p.add_argument("--jobs", type=int, default=None,
+                   help="students trained at a time, in worker processes (default: 2 with 2+ CPU cores, else 1)")
 
     p = sub.add_parser("predict", help="detect sound events in your own recordings")
     p.add_argument("--checkpoint", type=Path, required=True)
@@ -160,7 +163,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from dualkd_lib import pipeline
 
         ctx = pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
-        table = pipeline.run_ablation(ctx, seeds=range(args.seeds), out_dir=args.out)
+        jobs = args.jobs if args.jobs is not None else (2 if (os.cpu_count() or 1) >= 2 else 1)
+        table = pipeline.run_ablation(ctx, seeds=range(args.seeds), out_dir=args.out, jobs=jobs)
         print(table)
         return 0
     if args.command == "predict":

@@ -119,7 +119,9 @@ COURSE = Preset(
     # 3 output frames of 128 ms ~ the DCASE baseline's 7 frames of 64 ms
     evaluation=EvalConfig(median_filter_frames=3),
     teacher_train=dataclasses.replace(_COURSE_TRAIN, mode="teacher"),
-    student_train=_COURSE_TRAIN,
+    # The small student learns slowly from labels alone: a higher learning rate with a
+    # short warm-up (measured: lr 1e-3 with 200 warm-up steps left every mode at PSDS 0).
+    student_train=dataclasses.replace(_COURSE_TRAIN, lr=3e-3, lr_rampup_steps=50),
 )
 
 DESED = Preset(

@@ -560,7 +560,7 @@ def main_run_course(preset: str = "course", out_dir: str | Path = "build/noteboo
     """``dualkd course`` / ``make course``: run every notebook (solutions variant), save them.
 
     Executed copies with their figures go to ``out_dir``, the timing table to
-    ``out_dir/timings.md`` and stdout. Returns the exit code (0 ok, 1 a notebook failed).
+    ``out_dir/timings.md`` and stdout, followed by notebook 08's ablation table. Returns the exit code (0 ok, 1 a notebook failed).
     """
     out = Path(out_dir)
     try:
@@ -570,8 +570,13 @@ def main_run_course(preset: str = "course", out_dir: str | Path = "build/noteboo
         print(f"The partly executed notebook is in {out}.", file=sys.stderr)
         return 1
     table = timing_table(timings)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "timings.md").write_text(table + "\n", encoding="utf-8")
     print(table)
+    ablation = default_data_root(preset).parent.parent / "cache" / preset / "ablation" / "ablation.md"
+    if ablation.is_file():  # written by notebook 08
+        print(f"\nThe ablation table of notebook 08 ({ablation}):\n")
+        print(ablation.read_text(encoding="utf-8"))
     return 0
 
 

@@ -237,3 +237,24 @@ def test_environment_report_and_method_diagram() -> None:
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_run_course_prints_timings_then_the_ablation_table(tmp_path: Path, monkeypatch, capsys) -> None:
+    calls = []
+
+    def fake_run(variant, preset, out_dir=None, **kwargs):
+        calls.append((variant, preset))
+        return [course.NotebookTiming("08_dual_kd_ablation", variant, 12.5, 30, 0)]
+
+    monkeypatch.setattr(course, "run_notebooks", fake_run)
+    monkeypatch.setattr(course, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
+    assert course.main_run_course("tiny", tmp_path / "out") == 0
+    printed = capsys.readouterr().out
+    assert calls == [("solutions", "tiny")] and "08_dual_kd_ablation" in printed and "ablation table" not in printed
+    assert (tmp_path / "out" / "timings.md").read_text().startswith("| notebook")
+    table = tmp_path / "data" / "cache" / "tiny" / "ablation" / "ablation.md"
+    table.parent.mkdir(parents=True)
+    table.write_text("| model | PSDS1 |\n|---|---|\n| student (dual) | 0.5 |\n")
+    assert course.main_run_course("tiny", tmp_path / "out") == 0
+    printed = capsys.readouterr().out
+    assert printed.index("**total**") < printed.index("| student (dual) | 0.5 |")

@@ -6,6 +6,7 @@ each test checks one behaviour of the pipeline or the CLI on it.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,26 @@ def test_ablation_writes_table_and_json(ctx: pipeline.Context, tmp_path: Path) -
     for entry in data["models"]:
         for key in ("name", "params", "macs", "psds1", "psds2", "psds1_std", "psds2_std"):
             assert key in entry
+
+
+def test_students_trained_in_worker_processes_equal_serial_ones(ctx: pipeline.Context, tmp_path: Path) -> None:
+    runs = [("supervised", 1), ("dual", 1)]
+    pipeline.train_students_in_parallel(ctx, runs, jobs=2)
+    parallel = {r: load_checkpoint(pipeline.student_run_dir(ctx, *r) / "final.pt")["model_state"] for r in runs}
+    serial_ctx = pipeline.Context.create("tiny", data_root=ctx.data_root, work_dir=tmp_path / "work", progress=False)
+    for name in ("scaler.pt", "embedding", "embeddings", "runs/teacher-seed0", "teacher_outputs", "features"):
+        src = ctx.work_dir / name  # share the frozen models and caches, not the student runs
+        if src.is_dir():
+            shutil.copytree(src, serial_ctx.work_dir / name)
+        elif src.is_file():
+            shutil.copy2(src, serial_ctx.work_dir / name)
+    for mode, seed in runs:
+        pipeline.train_student(serial_ctx, mode, seed=seed)
+        serial = load_checkpoint(pipeline.student_run_dir(serial_ctx, mode, seed) / "final.pt")["model_state"]
+        for key, value in serial.items():
+            torch.testing.assert_close(parallel[(mode, seed)][key], value, msg=f"{mode}: {key} differs")
+    with pytest.raises(ValueError, match="jobs"):
+        pipeline.train_students_in_parallel(ctx, runs, jobs=0)
 
 
 def test_wrong_model_checkpoint_is_refused(ctx: pipeline.Context) -> None:

@@ -91,6 +91,14 @@ plt.show()
 # (the `params / teacher` column). The teacher's true cost is larger still, because at
 # inference it also needs the embedding model (the second bar), which the student never runs.
 #
+# **A choice we made and measured.** lightSED's SE-CRNN gates its conv blocks with *context
+# gating*, and the DCASE recipe trains with dropout 0.5 for 200 epochs. The `course` preset
+# trains for 450 steps only, and there a context-gated student with dropout 0.5 learned nothing
+# (PSDS 0.000 in every mode). With ReLU, dropout 0.1 and a higher learning rate it learns (the
+# side-by-side table is in `docs/ARCHITECTURE.md`, made with `benchmarks/student_variants.py`).
+# So the course student uses ReLU; the `desed` preset keeps context gating. Print
+# `CFG.student.activation` to see which one your preset uses.
+#
 # ### Think!
 #
 # The student has far fewer parameters than MACs would suggest, and vice versa for the GRU.
