@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("course", help="run every notebook headless and save the executed copies")
     _add_preset(p)
     p.add_argument("--out", type=Path, default=Path("build/notebooks"))
+    p.add_argument("--jobs", type=int, default=None,
+                   help="students trained at a time before the notebooks run (default: 2 on 2+ cores)")
     return parser
 
 
@@ -197,7 +199,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "course":
         from dualkd_lib import course
 
-        return course.main_run_course(preset=_resolve_preset(args.preset), out_dir=args.out)
+        return course.main_run_course(preset=_resolve_preset(args.preset), out_dir=args.out, jobs=args.jobs)
     raise AssertionError(args.command)  # pragma: no cover
 
 

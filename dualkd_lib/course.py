@@ -556,24 +556,70 @@ def timing_table(timings: Iterable[NotebookTiming]) -> str:
     return "\n".join(rows)
 
 
-def main_run_course(preset: str = "course", out_dir: str | Path = "build/notebooks") -> int:
-    """``dualkd course`` / ``make course``: run every notebook (solutions variant), save them.
+COURSE_CELL_TIMEOUT = 600
+"""Per-cell timeout (s) of ``dualkd course``: after :func:`prepare_models` a cell only loads
+cached models, so a cell this slow is a kernel that stopped answering (it is re-run once)."""
 
+
+def _ablation_dir(preset: str) -> Path:
+    """``data/cache/<preset>/ablation``: where notebook 08 (and ``dualkd course``) write the table."""
+    return default_data_root(preset).parent.parent / "cache" / preset / "ablation"
+
+
+def _default_jobs() -> int:
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def prepare_models(preset: str, *, jobs: int | None = None) -> float:
+    """Generate the data and train every model the notebooks load, in this process; return seconds.
+
+    The same calls as notebooks 01-08 (seed 0 data, the teacher, the five student modes with
+    seed 0, notebook 08's ablation table), made before the notebooks run so that the long
+    training happens in a plain Python process (students ``jobs`` at a time, in parallel)
+    rather than inside a Jupyter kernel. The data folder is ``$DUALKD_DATA_ROOT`` when set, as
+    in the notebooks. Everything already cached is reused. Taught in notebook 00.
+    """
+    from dualkd_lib import pipeline
+
+    start = time.perf_counter()
+    data_root = os.environ.get(DATA_ROOT_ENV_VAR) or default_data_root(preset)  # as the notebooks' parameters cell
+    ctx = pipeline.Context.create(preset, data_root=Path(data_root),
+                                  work_dir=default_data_root(preset).parent.parent / "cache" / preset)
+    pipeline.run_ablation(ctx, seeds=[0], out_dir=_ablation_dir(preset), jobs=jobs if jobs is not None else _default_jobs())
+    return time.perf_counter() - start
+
+
+def main_run_course(preset: str = "course", out_dir: str | Path = "build/notebooks", *, jobs: int | None = None) -> int:
+    """``dualkd course`` / ``make course``: train what the notebooks need, run them all, save them.
+
+    First :func:`prepare_models` (data, teacher, students; cached runs are reused), then
+    every notebook (solutions variant) with a per-cell timeout of :data:`COURSE_CELL_TIMEOUT`.
     Executed copies with their figures go to ``out_dir``, the timing table to
-    ``out_dir/timings.md`` and stdout, followed by notebook 08's ablation table. Returns the exit code (0 ok, 1 a notebook failed).
+    ``out_dir/timings.md`` and stdout, followed by notebook 08's ablation table. Returns the
+    exit code (0 ok, 1 a notebook or the preparation failed).
     """
     out = Path(out_dir)
+    print(f"dualkd course ({preset}): step 1/2, data and models (trained once, then read from "
+          f"{default_data_root(preset).parent.parent / 'cache' / preset})", flush=True)
     try:
-        timings = run_notebooks("solutions", preset, out_dir=out)
+        prepare_seconds = prepare_models(preset, jobs=jobs)
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"dualkd course: could not prepare the data and models: {err}", file=sys.stderr)
+        return 1
+    print(f"dualkd course ({preset}): data and models ready in {prepare_seconds:.0f} s; "
+          f"step 2/2, the notebooks, saved to {out}", flush=True)
+    try:
+        timings = run_notebooks("solutions", preset, out_dir=out, timeout=COURSE_CELL_TIMEOUT)
     except NotebookExecutionError as err:
         print(f"dualkd course: {err}", file=sys.stderr)
         print(f"The partly executed notebook is in {out}.", file=sys.stderr)
         return 1
     table = timing_table(timings)
+    table += f"\n\nData and models prepared before the notebooks in {prepare_seconds:.1f} s."
     out.mkdir(parents=True, exist_ok=True)
     (out / "timings.md").write_text(table + "\n", encoding="utf-8")
     print(table)
-    ablation = default_data_root(preset).parent.parent / "cache" / preset / "ablation" / "ablation.md"
+    ablation = _ablation_dir(preset) / "ablation.md"
     if ablation.is_file():  # written by notebook 08
         print(f"\nThe ablation table of notebook 08 ({ablation}):\n")
         print(ablation.read_text(encoding="utf-8"))

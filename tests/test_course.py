@@ -242,15 +242,23 @@ def test_environment_report_and_method_diagram() -> None:
 def test_run_course_prints_timings_then_the_ablation_table(tmp_path: Path, monkeypatch, capsys) -> None:
     calls = []
 
+    def fake_prepare(preset, *, jobs=None):
+        calls.append(("prepare", preset, jobs))
+        return 3.0
+
     def fake_run(variant, preset, out_dir=None, **kwargs):
-        calls.append((variant, preset))
+        calls.append((variant, preset, kwargs["timeout"]))
         return [course.NotebookTiming("08_dual_kd_ablation", variant, 12.5, 30, 0)]
 
+    monkeypatch.setattr(course, "prepare_models", fake_prepare)
     monkeypatch.setattr(course, "run_notebooks", fake_run)
     monkeypatch.setattr(course, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
-    assert course.main_run_course("tiny", tmp_path / "out") == 0
+    assert course.main_run_course("tiny", tmp_path / "out", jobs=1) == 0
     printed = capsys.readouterr().out
-    assert calls == [("solutions", "tiny")] and "08_dual_kd_ablation" in printed and "ablation table" not in printed
+    # models first (outside any kernel), then the notebooks with the short per-cell timeout
+    assert calls == [("prepare", "tiny", 1), ("solutions", "tiny", course.COURSE_CELL_TIMEOUT)]
+    assert "08_dual_kd_ablation" in printed and "ablation table" not in printed
+    assert "prepared before the notebooks in 3.0 s" in printed
     assert (tmp_path / "out" / "timings.md").read_text().startswith("| notebook")
     table = tmp_path / "data" / "cache" / "tiny" / "ablation" / "ablation.md"
     table.parent.mkdir(parents=True)
@@ -258,3 +266,42 @@ def test_run_course_prints_timings_then_the_ablation_table(tmp_path: Path, monke
     assert course.main_run_course("tiny", tmp_path / "out") == 0
     printed = capsys.readouterr().out
     assert printed.index("**total**") < printed.index("| student (dual) | 0.5 |")
+
+
+def test_prepare_models_runs_notebook_08s_ablation_once_outside_the_kernel(tmp_path: Path, monkeypatch) -> None:
+    from dualkd_lib import pipeline
+
+    seen = {}
+
+    class FakeContext:
+        @classmethod
+        def create(cls, preset, *, data_root, work_dir):
+            seen["create"] = (preset, data_root, work_dir)
+            return "ctx"
+
+    def fake_ablation(ctx, *, seeds, out_dir, jobs):
+        seen["ablation"] = (ctx, list(seeds), out_dir, jobs)
+        return "| table |"
+
+    monkeypatch.setattr(pipeline, "Context", FakeContext)
+    monkeypatch.setattr(pipeline, "run_ablation", fake_ablation)
+    monkeypatch.setattr(course, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
+    monkeypatch.delenv(course.DATA_ROOT_ENV_VAR, raising=False)
+    seconds = course.prepare_models("tiny", jobs=2)
+    assert seconds >= 0
+    # the same data, cache and ablation folder as notebooks 01-08 (seed 0)
+    assert seen["create"] == ("tiny", tmp_path / "data" / "generated" / "tiny", tmp_path / "data" / "cache" / "tiny")
+    assert seen["ablation"] == ("ctx", [0], tmp_path / "data" / "cache" / "tiny" / "ablation", 2)
+    monkeypatch.setenv(course.DATA_ROOT_ENV_VAR, str(tmp_path / "my_desed"))
+    course.prepare_models("desed", jobs=1)
+    assert seen["create"][1] == tmp_path / "my_desed"  # the notebooks' DUALKD_DATA_ROOT, not the default
+
+
+def test_run_course_reports_a_preparation_error_and_runs_no_notebook(tmp_path: Path, monkeypatch, capsys) -> None:
+    def failing_prepare(preset, *, jobs=None):
+        raise FileNotFoundError("no DESED folder at /nowhere; set DUALKD_DATA_ROOT")
+
+    monkeypatch.setattr(course, "prepare_models", failing_prepare)
+    monkeypatch.setattr(course, "run_notebooks", lambda *a, **k: pytest.fail("notebooks must not run"))
+    assert course.main_run_course("desed", tmp_path / "out") == 1
+    assert "no DESED folder at /nowhere" in capsys.readouterr().err
