@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--detections", type=Path, help="a detection TSV, or a folder of them named by threshold (0.500.tsv)")
     src.add_argument("--scores", type=Path, help="a folder of sed_scores_eval score TSVs (one per clip)")
+    p.add_argument("--audio-dir", type=Path, default=None,
+                   help="evaluate only the files whose audio is in this folder (DESED copies often miss clips)")
     p.add_argument("--json", action="store_true", help="print JSON only")
     for name in ("dtc", "gtc", "cttc", "alpha-ct", "alpha-st", "max-efpr"):
         p.add_argument(f"--{name}", type=float, default=None, help="override the scenario (custom PSDS)")
@@ -142,9 +144,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             if getattr(args, k) is not None
         }
         if args.detections is not None:
-            result = evaluate.evaluate_detections_path(args.ground_truth, args.durations, args.detections, **overrides)
+            result = evaluate.evaluate_detections_path(args.ground_truth, args.durations, args.detections,
+                                                       audio_dir=args.audio_dir, **overrides)
         else:
-            result = evaluate.evaluate_scores_path(args.ground_truth, args.durations, args.scores, **overrides)
+            result = evaluate.evaluate_scores_path(args.ground_truth, args.durations, args.scores,
+                                                   audio_dir=args.audio_dir, **overrides)
         if args.json:
             print(json.dumps(result, indent=2))
         else:

@@ -32,6 +32,7 @@ from dualkd_lib.constants import CLASSES, SAMPLE_RATE
 from dualkd_lib.datasets import SEDDataset, build_train_loader
 from dualkd_lib.features import FeatureCache, LogMel, ManyHotEncoder, Scaler, n_output_frames
 from dualkd_lib.train import (
+    check_cached_run,
     load_checkpoint,
     load_model_from_checkpoint,
     predict_scores,
@@ -215,7 +216,10 @@ class Context:
         """The frozen pre-trained embedding model (BEATs stand-in); pre-trains it once."""
         if self._embedding_model is None:
             path = self.work_dir / "embedding" / "final.pt"
-            if not path.is_file():
+            if path.is_file():
+                check_cached_run(path, kind="embedding", model_config=self.preset.embedding,
+                                 train_config=self.preset.pretrain)
+            else:
                 pretrain_embedding_model(self, path)
             model, _, _ = load_model_from_checkpoint(path, expected_kind="embedding")
             self._embedding_model = model.freeze()
@@ -254,7 +258,10 @@ class Context:
     def teacher(self, seed: int = 0) -> nn.Module:
         """The frozen teacher (its mean model, as DCASE reports); trains it once."""
         if self._teacher is None:
-            if not self.teacher_path(seed).is_file():
+            if self.teacher_path(seed).is_file():
+                check_cached_run(self.teacher_path(seed), kind="teacher", model_config=self.preset.teacher,
+                                 train_config=self.preset.teacher_config(seed))
+            else:
                 train_teacher(self, seed=seed)
             _, mean, _ = load_model_from_checkpoint(self.teacher_path(seed), expected_kind="teacher")
             self._teacher = mean.eval().requires_grad_(False)
@@ -495,7 +502,10 @@ def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
         run_dir = ctx.teacher_path(seed).parent
     else:
         run_dir = student_run_dir(ctx, mode, seed)
-        if not (run_dir / "final.pt").is_file():
+        if (run_dir / "final.pt").is_file():
+            check_cached_run(run_dir / "final.pt", kind="student", model_config=ctx.preset.student,
+                             train_config=ctx.preset.student_config(mode, seed))
+        else:
             train_student(ctx, mode, seed=seed)
     path = run_dir / "metrics.json"
     source = _fingerprint(run_dir / "final.pt")

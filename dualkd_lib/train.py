@@ -769,6 +769,36 @@ def load_checkpoint(path: str | Path, *, expected_kind: str | None = None) -> di
     return ckpt
 
 
+#: TrainConfig fields that do not change what a finished run learned (ignored by :func:`check_cached_run`).
+COSMETIC_CHANGES: tuple[str, ...] = ("log_every", "checkpoint_every", "device", "amp")
+
+
+def check_cached_run(path: str | Path, *, kind: str, model_config: Any, train_config: Any) -> None:
+    """Refuse a cached finished run made with other settings than the ones given.
+
+    Compares the model and training configs stored in the checkpoint at ``path`` with
+    ``model_config`` and ``train_config`` field by field (ignoring :data:`COSMETIC_CHANGES`)
+    and raises ``ValueError`` naming every difference, so that a changed preset is never
+    answered with an old model. The run is left where it is. Taught in notebook 03.
+    """
+    path = Path(path)
+    ckpt = load_checkpoint(path, expected_kind=kind)
+    diffs = []
+    for what, old, new, ignored in (
+        ("model", ckpt.get("model_config") or {}, _config_dict(model_config) or {}, ()),
+        ("training", ckpt.get("train_config") or {}, _config_dict(train_config) or {}, COSMETIC_CHANGES),
+    ):
+        for key in sorted(set(old) | set(new)):
+            if key not in ignored and _tuples(old.get(key)) != _tuples(new.get(key)):
+                diffs.append(f"{what} {key}: {old.get(key)!r} -> {new.get(key)!r}")
+    if diffs:
+        raise ValueError(
+            f"The cached {kind} run in {path.parent} was made with other settings than the current ones "
+            f"({'; '.join(diffs)}). It is kept as it is: move its folder away (or use another --work-dir) "
+            "and the model is trained again with the current settings."
+        )
+
+
 def _tuples(v: Any) -> Any:
     """Lists back to tuples, recursively (config fields such as ``pooling`` are tuples)."""
     return tuple(_tuples(x) for x in v) if isinstance(v, (list, tuple)) else v

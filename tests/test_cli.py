@@ -52,6 +52,22 @@ def test_evaluate_single_tsv_gives_f1(capsys: pytest.CaptureFixture) -> None:
     assert {"psds1", "psds2", "f1_collar", "f1_intersection"} <= set(result)
 
 
+def test_evaluate_audio_dir_leaves_out_clips_not_on_disk(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import pandas as pd
+
+    names = list(pd.read_csv(REF / "validation_metadata.tsv", sep="\t")["filename"])
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for name in names[10:]:  # a DESED copy missing its first ten clips
+        (audio / name).write_bytes(b"")
+    code = cli.main(["evaluate", "--ground-truth", str(REF / "validation_groundtruth.tsv"),
+                     "--durations", str(REF / "validation_metadata.tsv"), "--audio-dir", str(audio),
+                     "--detections", str(REF / "baseline_2020_detections_at_0.5.tsv"), "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_files_left_out"] == 10 and result["n_files"] == len(names) - 10
+
+
 def test_missing_ground_truth_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = cli.main(["evaluate", "--ground-truth", str(tmp_path / "nope.tsv"),
                      "--durations", str(REF / "validation_metadata.tsv"),

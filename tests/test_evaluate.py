@@ -493,3 +493,44 @@ def test_evaluate_scores_path(synthetic: SimpleNamespace, tmp_path: Path) -> Non
     json.dumps(custom)
     with pytest.raises(ValueError, match="Unknown scenario"):
         ev.evaluate_scores_path(gt_tsv, dur_tsv, folder, beta=2.0)
+
+
+def test_evaluation_paths_can_leave_out_clips_missing_from_the_audio_folder(synthetic: SimpleNamespace,
+                                                                           tmp_path: Path) -> None:
+    """Real DESED copies lack some clips: --audio-dir evaluates only the clips on disk."""
+    gt_tsv, dur_tsv = tmp_path / "gt.tsv", tmp_path / "dur.tsv"
+    synthetic.gt.to_csv(gt_tsv, sep="\t", index=False)
+    synthetic.dur.to_csv(dur_tsv, sep="\t", index=False)
+    on_disk = synthetic.files[:-5]  # the last five clips are "missing"
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for name in on_disk:
+        (audio / name).write_bytes(b"")  # only the names matter here
+    kept = [i for i, f in enumerate(synthetic.files) if f in on_disk]
+    gt_kept = synthetic.gt[synthetic.gt.filename.isin(on_disk)]
+    dur_kept = synthetic.dur[synthetic.dur.filename.isin(on_disk)]
+
+    # detections: without the folder, the missing clips' events count as misses
+    det = ev.decode_detections(synthetic.noisy[kept], on_disk, FRAME, 0.5)
+    det_tsv = tmp_path / "det.tsv"
+    det.to_csv(det_tsv, sep="\t", index=False)
+    everything = ev.evaluate_detections_path(gt_tsv, dur_tsv, det_tsv)
+    on_disk_only = ev.evaluate_detections_path(gt_tsv, dur_tsv, det_tsv, audio_dir=audio)
+    assert on_disk_only["n_files"] == len(on_disk) and on_disk_only["n_files_left_out"] == 5
+    assert on_disk_only["f1_intersection"] == pytest.approx(ev.intersection_f1(det, gt_kept, dur_kept).macro)
+    assert on_disk_only["f1_intersection"] > everything["f1_intersection"]
+
+    # scores: the unscored clips are an error that names the way out, unless --audio-dir is given
+    scores = ev.scores_to_dataframes(synthetic.noisy[kept], on_disk, frame_seconds=FRAME)
+    folder = ev.write_scores_dir(scores, tmp_path / "scores")
+    with pytest.raises(ValueError, match="5 file.*no score file.*--audio-dir"):
+        ev.evaluate_scores_path(gt_tsv, dur_tsv, folder)
+    result = ev.evaluate_scores_path(gt_tsv, dur_tsv, folder, audio_dir=audio)
+    assert result["n_files_left_out"] == 5
+    assert result["psds1"] == pytest.approx(ev.psds1(scores, gt_kept, dur_kept).value)
+
+    with pytest.raises(FileNotFoundError, match="Audio folder"):
+        ev.evaluate_scores_path(gt_tsv, dur_tsv, folder, audio_dir=tmp_path / "nowhere")
+    (tmp_path / "other").mkdir()
+    with pytest.raises(ValueError, match="None of the 40 files"):
+        ev.evaluate_detections_path(gt_tsv, dur_tsv, det_tsv, audio_dir=tmp_path / "other")

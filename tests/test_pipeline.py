@@ -151,3 +151,21 @@ def test_cli_make_data_refuses_to_overwrite(tmp_path: Path, capsys: pytest.Captu
     assert cli.main(["make-data", "--preset", "tiny", "--out", str(out)]) == 2
     assert "my_notes.txt" in {p.name for p in out.iterdir()}
     assert "error" in capsys.readouterr().err
+
+
+def test_a_stale_cached_student_is_refused_not_reused(ctx: pipeline.Context, tmp_path: Path) -> None:
+    """A cached run trained with other settings than the preset's says so instead of giving old numbers."""
+    import dataclasses
+
+    from dualkd_lib import models
+    from dualkd_lib.train import save_checkpoint
+
+    other = pipeline.Context(ctx.preset, ctx.data_root, tmp_path / "work", False)
+    run_dir = pipeline.student_run_dir(other, "supervised", 0)
+    stale = dataclasses.replace(ctx.preset.student_config("supervised", 0), lr=0.123)
+    save_checkpoint(run_dir / "final.pt", model=models.SECRNN(ctx.preset.student), mean_model=None, optimizer=None,
+                    step=1, epoch=1, history=[], model_kind="student", model_config=ctx.preset.student,
+                    train_config=stale, preset="tiny")
+    with pytest.raises(ValueError, match=r"training lr: 0.123 ->.*move its folder away"):
+        pipeline.run_metrics(other, "student", "supervised", 0)
+    assert (run_dir / "final.pt").is_file() and not (run_dir / "metrics.json").exists()

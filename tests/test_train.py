@@ -12,6 +12,7 @@ import torch
 from dualkd_lib import datasets, models
 from dualkd_lib.distill import MODES
 from dualkd_lib.train import (
+    check_cached_run,
     TrainConfig,
     load_checkpoint,
     load_model_from_checkpoint,
@@ -190,6 +191,25 @@ def test_checkpoint_whose_weights_do_not_fit(tmp_path: Path) -> None:
                     model_kind="student", model_config=wrong_cfg, train_config=None, preset="course")
     with pytest.raises(ValueError, match=r"a student model, SECRNN, preset 'course'\) do not fit the SECRNN"):
         load_model_from_checkpoint(tmp_path / "w.pt")
+
+
+def test_a_cached_run_made_with_other_settings_is_refused_and_kept(tmp_path: Path) -> None:
+    model = student()
+    cfg = TrainConfig(mode="dual", lr=3e-3)
+    path = tmp_path / "final.pt"
+    save_checkpoint(path, model=model, mean_model=None, optimizer=None, step=5, epoch=1, history=[],
+                    model_kind="student", model_config=model.cfg, train_config=cfg, preset="tiny")
+    check_cached_run(path, kind="student", model_config=model.cfg, train_config=cfg)  # same settings: fine
+    check_cached_run(path, kind="student", model_config=model.cfg,
+                     train_config=dataclasses.replace(cfg, log_every=1, device="cpu"))  # cosmetic: fine
+    with pytest.raises(ValueError, match=r"training lr: 0.003 -> 0.001.*move its folder away"):
+        check_cached_run(path, kind="student", model_config=model.cfg, train_config=dataclasses.replace(cfg, lr=1e-3))
+    with pytest.raises(ValueError, match=r"model dropout: .* -> 0.42"):
+        check_cached_run(path, kind="student", model_config=dataclasses.replace(model.cfg, dropout=0.42),
+                         train_config=cfg)
+    with pytest.raises(ValueError, match="teacher model was expected"):
+        check_cached_run(path, kind="teacher", model_config=model.cfg, train_config=cfg)
+    assert path.is_file()  # never deleted
 
 
 def test_resume_equals_uninterrupted_run(parts, tmp_path: Path) -> None:
