@@ -590,6 +590,10 @@ def benchmark_main(
         return next(e["ms_per_clip_min"] for e in entries if e["name"] == name and e["runtime"] == runtime
                     and e["threads"] == t)
 
+    def clips_of(name: str, runtime: str, t: int) -> float:
+        return next(e["clips_per_second_batch"] for e in entries if e["name"] == name and e["runtime"] == runtime
+                    and e["threads"] == t)
+
     summary = {}
     t1 = min(thread_counts)
     for runtime in ("pytorch", "onnxruntime"):
@@ -599,8 +603,13 @@ def benchmark_main(
             ms_of("teacher + embedding model", runtime, t1) / s)
         summary[f"speedup_{runtime}_{t1}thread_vs_teacher_with_embeddings_fastest_run"] = (
             min_of("teacher + embedding model", runtime, t1) / min_of("student", runtime, t1))
-    summary["student_3x_faster_on_1_thread"] = bool(
-        1 in thread_counts and summary["speedup_pytorch_1thread_vs_teacher_with_embeddings"] >= 3)
+        summary[f"throughput_ratio_{runtime}_{t1}thread_vs_teacher_with_embeddings"] = (
+            clips_of("student", runtime, t1) / clips_of("teacher + embedding model", runtime, t1))
+        # the course's target: the deployed student at least 3x faster per clip than the teacher system
+        # (the teacher cannot run without its embedding model), batch-1 latency on one thread
+        if t1 == 1:
+            summary[f"student_3x_faster_per_clip_{runtime}_1thread"] = bool(
+                summary[f"speedup_{runtime}_1thread_vs_teacher_with_embeddings"] >= 3)
     result = {
         "preset": p.name,
         "config": dataclasses.asdict(cfg),

@@ -570,14 +570,15 @@ def _default_jobs() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def prepare_models(preset: str, *, jobs: int | None = None) -> float:
-    """Generate the data and train every model the notebooks load, in this process; return seconds.
+def prepare_models(preset: str, *, jobs: int | None = None) -> dict[str, float]:
+    """Generate the data and train every model the notebooks load, in this process.
 
     The same calls as notebooks 01-08 (seed 0 data, the teacher, the five student modes with
     seed 0, notebook 08's ablation table), made before the notebooks run so that the long
     training happens in a plain Python process (students ``jobs`` at a time, in parallel)
     rather than inside a Jupyter kernel. The data folder is ``$DUALKD_DATA_ROOT`` when set, as
-    in the notebooks. Everything already cached is reused. Taught in notebook 00.
+    in the notebooks. Everything already cached is reused. Returns the seconds of each stage
+    (``data``, then the ablation's stages, then ``total``). Taught in notebook 00.
     """
     from dualkd_lib import pipeline
 
@@ -585,8 +586,14 @@ def prepare_models(preset: str, *, jobs: int | None = None) -> float:
     data_root = os.environ.get(DATA_ROOT_ENV_VAR) or default_data_root(preset)  # as the notebooks' parameters cell
     ctx = pipeline.Context.create(preset, data_root=Path(data_root),
                                   work_dir=default_data_root(preset).parent.parent / "cache" / preset)
-    pipeline.run_ablation(ctx, seeds=[0], out_dir=_ablation_dir(preset), jobs=jobs if jobs is not None else _default_jobs())
-    return time.perf_counter() - start
+    seconds = {"data": time.perf_counter() - start}
+    out = _ablation_dir(preset)
+    pipeline.run_ablation(ctx, seeds=[0], out_dir=out, jobs=jobs if jobs is not None else _default_jobs())
+    report = out / "ablation.json"
+    if report.is_file():
+        seconds.update(json.loads(report.read_text(encoding="utf-8")).get("stage_seconds_this_call", {}))
+    seconds["total"] = time.perf_counter() - start
+    return seconds
 
 
 def main_run_course(preset: str = "course", out_dir: str | Path = "build/notebooks", *, jobs: int | None = None) -> int:
@@ -602,11 +609,11 @@ def main_run_course(preset: str = "course", out_dir: str | Path = "build/noteboo
     print(f"dualkd course ({preset}): step 1/2, data and models (trained once, then read from "
           f"{default_data_root(preset).parent.parent / 'cache' / preset})", flush=True)
     try:
-        prepare_seconds = prepare_models(preset, jobs=jobs)
+        stages = prepare_models(preset, jobs=jobs)
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"dualkd course: could not prepare the data and models: {err}", file=sys.stderr)
         return 1
-    print(f"dualkd course ({preset}): data and models ready in {prepare_seconds:.0f} s; "
+    print(f"dualkd course ({preset}): data and models ready in {stages['total']:.0f} s; "
           f"step 2/2, the notebooks, saved to {out}", flush=True)
     try:
         timings = run_notebooks("solutions", preset, out_dir=out, timeout=COURSE_CELL_TIMEOUT)
@@ -615,7 +622,8 @@ def main_run_course(preset: str = "course", out_dir: str | Path = "build/noteboo
         print(f"The partly executed notebook is in {out}.", file=sys.stderr)
         return 1
     table = timing_table(timings)
-    table += f"\n\nData and models prepared before the notebooks in {prepare_seconds:.1f} s."
+    table += (f"\n\nData and models prepared before the notebooks in {stages['total']:.1f} s ("
+              + ", ".join(f"{name} {sec:.1f} s" for name, sec in stages.items() if name != "total") + ").")
     out.mkdir(parents=True, exist_ok=True)
     (out / "timings.md").write_text(table + "\n", encoding="utf-8")
     print(table)

@@ -73,6 +73,12 @@ def test_benchmark_main_tiny_writes_json_and_markdown(tmp_path: Path) -> None:
     assert on_disk["data_generation"]["generate_clips_per_second"] > 0
     assert {(g["runtime"], g["threads"]) for g in on_disk["gemm_peak"]} == {("pytorch", 1), ("onnxruntime", 1)}
     assert "random initialisation" in on_disk["weights"]
+    summary = on_disk["summary"]
+    for runtime in ("pytorch", "onnxruntime"):  # the 3x target is judged per runtime, from the measured latencies
+        speedup = by[("teacher + embedding model", runtime)]["ms_per_clip"] / by[("student", runtime)]["ms_per_clip"]
+        assert summary[f"speedup_{runtime}_1thread_vs_teacher_with_embeddings"] == pytest.approx(speedup)
+        assert summary[f"student_3x_faster_per_clip_{runtime}_1thread"] == (speedup >= 3)
+        assert summary[f"throughput_ratio_{runtime}_1thread_vs_teacher_with_embeddings"] > 0
     md = (out / "benchmark.md").read_text()
     assert "load average" in md and "| student int8 | onnxruntime | 1 |" in md
     with pytest.raises(FileExistsError):

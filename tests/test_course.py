@@ -244,7 +244,7 @@ def test_run_course_prints_timings_then_the_ablation_table(tmp_path: Path, monke
 
     def fake_prepare(preset, *, jobs=None):
         calls.append(("prepare", preset, jobs))
-        return 3.0
+        return {"data": 1.0, "teacher": 2.0, "total": 3.0}
 
     def fake_run(variant, preset, out_dir=None, **kwargs):
         calls.append((variant, preset, kwargs["timeout"]))
@@ -258,7 +258,7 @@ def test_run_course_prints_timings_then_the_ablation_table(tmp_path: Path, monke
     # models first (outside any kernel), then the notebooks with the short per-cell timeout
     assert calls == [("prepare", "tiny", 1), ("solutions", "tiny", course.COURSE_CELL_TIMEOUT)]
     assert "08_dual_kd_ablation" in printed and "ablation table" not in printed
-    assert "prepared before the notebooks in 3.0 s" in printed
+    assert "prepared before the notebooks in 3.0 s (data 1.0 s, teacher 2.0 s)" in printed
     assert (tmp_path / "out" / "timings.md").read_text().startswith("| notebook")
     table = tmp_path / "data" / "cache" / "tiny" / "ablation" / "ablation.md"
     table.parent.mkdir(parents=True)
@@ -281,6 +281,8 @@ def test_prepare_models_runs_notebook_08s_ablation_once_outside_the_kernel(tmp_p
 
     def fake_ablation(ctx, *, seeds, out_dir, jobs):
         seen["ablation"] = (ctx, list(seeds), out_dir, jobs)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "ablation.json").write_text(json.dumps({"stage_seconds_this_call": {"teacher": 12.5}}))
         return "| table |"
 
     monkeypatch.setattr(pipeline, "Context", FakeContext)
@@ -288,7 +290,8 @@ def test_prepare_models_runs_notebook_08s_ablation_once_outside_the_kernel(tmp_p
     monkeypatch.setattr(course, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
     monkeypatch.delenv(course.DATA_ROOT_ENV_VAR, raising=False)
     seconds = course.prepare_models("tiny", jobs=2)
-    assert seconds >= 0
+    assert list(seconds) == ["data", "teacher", "total"] and seconds["teacher"] == 12.5
+    assert seconds["total"] >= seconds["data"] >= 0
     # the same data, cache and ablation folder as notebooks 01-08 (seed 0)
     assert seen["create"] == ("tiny", tmp_path / "data" / "generated" / "tiny", tmp_path / "data" / "cache" / "tiny")
     assert seen["ablation"] == ("ctx", [0], tmp_path / "data" / "cache" / "tiny" / "ablation", 2)
