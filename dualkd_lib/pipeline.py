@@ -406,6 +406,8 @@ def train_teacher(ctx: Context, *, seed: int = 0) -> Path:
     """
     cfg = ctx.preset.teacher_config(seed)
     run_dir = ctx.teacher_path(seed).parent
+    if ctx.teacher_path(seed).is_file():  # a finished run is loaded, but only if it fits today's settings
+        check_cached_run(ctx.teacher_path(seed), kind="teacher", model_config=ctx.preset.teacher, train_config=cfg)
     loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=seed, with_teacher=False)
     model = models.CRNN(ctx.preset.teacher, seed=seed)
     result = train(model, loader, cfg, run_dir=run_dir, teacher_needs_embeddings=True,
@@ -429,6 +431,9 @@ def train_student(ctx: Context, mode: str, *, seed: int = 0) -> Path:
     if mode not in STUDENT_MODES:
         raise ValueError(f"Unknown student mode {mode!r}; choose one of {list(STUDENT_MODES)}.")
     cfg = ctx.preset.student_config(mode, seed)
+    final = student_run_dir(ctx, mode, seed) / "final.pt"
+    if final.is_file():  # a finished run is loaded, but only if it fits today's settings
+        check_cached_run(final, kind="student", model_config=ctx.preset.student, train_config=cfg)
     needs_teacher = mode in ("kd", "takd", "dual")
     needs_emb = mode in ("eefd", "dual")
     if needs_teacher:

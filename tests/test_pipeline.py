@@ -168,4 +168,6 @@ def test_a_stale_cached_student_is_refused_not_reused(ctx: pipeline.Context, tmp
                     train_config=stale, preset="tiny")
     with pytest.raises(ValueError, match=r"training lr: 0.123 ->.*move its folder away"):
         pipeline.run_metrics(other, "student", "supervised", 0)
+    with pytest.raises(ValueError, match=r"training lr: 0.123 ->.*move its folder away"):
+        pipeline.train_student(other, "supervised", seed=0)  # the notebooks' call: same message
     assert (run_dir / "final.pt").is_file() and not (run_dir / "metrics.json").exists()
