@@ -694,13 +694,29 @@ def markdown_report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def spread_ties(values: Sequence[float], step: float = 1.1) -> list[float]:
+    """Equal values moved apart by factors of ``step`` around their value (for a log axis).
+
+    ``[5, 5, 5, 9]`` -> ``[5/1.1, 5, 5*1.1, 9]``: a column of equal costs becomes a short row,
+    in the order given, centred on the true value. Taught in notebook 09.
+    """
+    original = [float(v) for v in values]
+    out = list(original)
+    for value in set(original):
+        where = [i for i, v in enumerate(original) if v == value]
+        for k, i in enumerate(where):
+            out[i] = value * step ** (k - (len(where) - 1) / 2)
+    return out
+
+
 def plot_psds_vs_cost(rows: Sequence[dict], *, metrics: Sequence[str] = ("psds1", "psds2")) -> Any:
     """PSDS against parameters, MACs per clip and latency, one colour per model.
 
     ``rows``: dicts with ``name``, ``params``, ``macs``, ``ms_per_clip`` and the ``metrics``
     (e.g. the ``models`` of ``ablation.json`` plus measured latencies). Three panels with
     logarithmic cost axes, one marker per metric; a teacher (``"teacher"`` in its name) is
-    grey. Models with the same cost (all students share one architecture) form a column.
+    grey. Models with the same cost (all students share one architecture) would hide one
+    another in one column, so they are spread sideways by a few percent (:func:`spread_ties`).
     Returns the matplotlib figure. Taught in notebook 09.
     """
     import matplotlib.pyplot as plt
@@ -719,14 +735,16 @@ def plot_psds_vs_cost(rows: Sequence[dict], *, metrics: Sequence[str] = ("psds1"
     costs = (("params", "parameters"), ("macs", "MACs per 10-s clip"), ("ms_per_clip", "latency per 10-s clip, 1 thread [ms]"))
     top = max(max(float(r[m]) for r in rows for m in metrics), 0.05)
     for ax, (key, label) in zip(axes, costs):
-        for r, color in zip(rows, colors):
+        xs = spread_ties([float(r[key]) for r in rows])
+        for r, x, color in zip(rows, xs, colors):
             for m, marker in zip(metrics, markers):
-                ax.scatter(r[key], r[m], color=color, marker=marker, s=50, alpha=0.85, edgecolor="k", linewidth=0.4)
+                ax.scatter(x, r[m], color=color, marker=marker, s=50, alpha=0.85, edgecolor="k", linewidth=0.4)
+        tied = len(set(xs)) > len({float(r[key]) for r in rows})
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())
         lo, hi = min(r[key] for r in rows), max(r[key] for r in rows)
         ax.set_xlim(lo / 1.6, hi * 1.6)
-        ax.set_xlabel(label)
+        ax.set_xlabel(label + ("\n(models of equal cost drawn side by side)" if tied else ""))
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylim(-0.03 * top, 1.1 * top)
     axes[0].set_ylabel("PSDS")

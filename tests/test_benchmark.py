@@ -83,3 +83,24 @@ def test_benchmark_main_tiny_writes_json_and_markdown(tmp_path: Path) -> None:
     assert "load average" in md and "| student int8 | onnxruntime | 1 |" in md
     with pytest.raises(FileExistsError):
         benchmark.benchmark_main(out, preset="tiny", threads=(1,), repeats=1, memory=False)
+
+
+def test_spread_ties_moves_equal_costs_apart_around_their_value() -> None:
+    spread = benchmark.spread_ties([5.0, 5.0, 5.0, 9.0])
+    assert spread == pytest.approx([5 / 1.1, 5.0, 5 * 1.1, 9.0])
+    assert benchmark.spread_ties([1.0, 2.0]) == [1.0, 2.0]  # nothing tied: nothing moves
+
+
+def test_psds_vs_cost_plot_shows_every_student_apart() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = [{"name": "teacher", "params": 1e6, "macs": 5e8, "ms_per_clip": 16.0, "psds1": 0.4, "psds2": 0.6}]
+    rows += [{"name": f"student ({m})", "params": 1.6e5, "macs": 4e7, "ms_per_clip": 6.0, "psds1": 0.4, "psds2": 0.6}
+             for m in ("eefd", "dual")]
+    fig = benchmark.plot_psds_vs_cost(rows)
+    for ax in fig.axes[:3]:
+        xs = sorted({tuple(c.get_offsets()[0])[0] for c in ax.collections})
+        assert len(xs) == 3  # teacher and two students, none hidden behind another
+    with pytest.raises(ValueError, match="lacks"):
+        benchmark.plot_psds_vs_cost([{"name": "x", "params": 1}])

@@ -319,7 +319,8 @@ plt.show()
 #
 # The ablation of notebook 08 (teacher and five student modes) sits in `ablation.json`, if you
 # ran it; otherwise we collect the same numbers run by run (training what is missing in the
-# `tiny` preset). All students share one architecture, so one latency; the teacher's cost is
+# `tiny` preset). All students share one architecture, so one cost and one latency: the plot
+# draws them side by side around that value so that none hides another. The teacher's cost is
 # counted *with* its embedding model, as it runs at inference.
 
 # %%
