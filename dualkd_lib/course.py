@@ -425,16 +425,22 @@ def _select(sources: list[Path], names: Sequence[str] | None) -> list[Path]:
 
 
 def _kernel_manager() -> Any:
-    """A kernel manager that always starts ipykernel with *this* interpreter."""
+    """A kernel manager that always starts ipykernel with *this* interpreter.
+
+    Its clients wait for replies in short polls (:mod:`dualkd_lib.notebook_kernel`).
+    """
     from ipykernel.kernelspec import RESOURCES, get_kernel_dict
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
+
+    from dualkd_lib.notebook_kernel import SlicedWaitKernelClient
 
     class _ThisPython(KernelSpecManager):
         def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
             return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
 
-    return AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_ThisPython())
+    return AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_ThisPython(),
+                              client_factory=SlicedWaitKernelClient)
 
 
 def _strip_ansi(text: str) -> str:

@@ -199,8 +199,9 @@ pd.DataFrame({
 # Short classes (Dishes, Dog, Cat, Alarm bell, Speech) last about a second; long ones (Frying,
 # Vacuum cleaner, Electric shaver) often fill the whole clip. Speech is the most frequent class,
 # and a clip has about three to four events. The sounds themselves are much simpler than real
-# recordings: the generated data are easier, so our absolute scores will be higher than the
-# paper's; what we compare are the *differences* between methods.
+# recordings, and our models and training runs are much smaller than the paper's, so our
+# absolute scores cannot be compared with the paper's; what we compare are the *differences*
+# between methods.
 
 # %% [markdown]
 # ## 6. The TSV files (3 min)

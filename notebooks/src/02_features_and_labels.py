@@ -201,12 +201,17 @@ plt.show()
 
 # %% [markdown]
 # Decoding goes the other way: runs of active frames become events again. The round trip is
-# exact up to one frame: onsets move *down* to a frame edge and offsets *up*.
+# exact up to one frame: onsets move *down* to a frame edge and offsets *up*, except at the end
+# of the clip, where the last frame may end a little before 10 s (the frames need not divide the
+# clip exactly). Each class's events, in time order, side by side:
 
 # %%
-decoded = encoder.decode_strong(labels)
-pd.DataFrame(decoded, columns=["event_label", "onset", "offset"]).merge(
-    events[["event_label", "onset", "offset"]], on="event_label", suffixes=(" decoded", " labelled"))
+columns = ["event_label", "onset", "offset"]
+decoded = pd.DataFrame(encoder.decode_strong(labels), columns=columns)
+pd.concat({
+    "decoded": decoded.sort_values(["event_label", "onset"]).reset_index(drop=True),
+    "labelled": events[columns].sort_values(["event_label", "onset"]).reset_index(drop=True),
+}, axis=1)
 
 # %% [markdown]
 # ## 3. Standardisation (5 min)

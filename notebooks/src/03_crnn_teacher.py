@@ -116,8 +116,9 @@ shapes
 #
 # ### Think!
 #
-# The first conv block has the fewest parameters but, on a CPU, costs the most time. Why?
-# (Hint: how many time-frequency positions does it run its 3×3 filters on, compared with block 6?)
+# The first conv block has the fewest parameters, yet it runs its 3×3 filters on the most
+# time-frequency positions (compare with block 6). Is it then the most expensive block in MACs?
+# (Hint: MACs = positions × input channels × output channels × 9; notebook 05 counts them.)
 
 # %% [markdown]
 # ## 2. The weak head: attention pooling (7 min)
@@ -175,7 +176,7 @@ print("largest difference to the model's weak head:", float((mine - weak).abs().
 # target (notebook 07). The same role as BEATs, at laptop size.
 #
 # The next cell loads it from the cache, or pre-trains it first (with a progress bar): about
-# 3 s in the `tiny` preset, a few minutes in the `course` preset on 2 CPU cores.
+# 3 s in the `tiny` preset, about 2 minutes in the `course` preset on 2 CPU cores.
 
 # %%
 t0 = time.perf_counter()
@@ -260,8 +261,8 @@ print("ours      ", tuple(val_emb[:1].shape), "->", tuple(align_embeddings(val_e
 # mixup), fed the frozen embeddings of every clip. Like DCASE we keep and report its **EMA
 # model** (notebook 06 explains the EMA). `ctx.teacher()` loads the finished run from
 # `SETUP.cache_dir/runs/teacher-seed0`, or trains it first with a progress bar: about 3 s in
-# the `tiny` preset (6 steps: a smoke test, not a useful model) and about 8 minutes in the
-# `course` preset on 2 CPU cores.
+# the `tiny` preset (6 steps: a smoke test, not a useful model) and about 5 minutes in the
+# `course` preset on 2 CPU cores (`make course` trains it before the notebooks run).
 
 # %%
 t0 = time.perf_counter()

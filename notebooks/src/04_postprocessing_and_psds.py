@@ -139,7 +139,7 @@ pd.DataFrame(rows)
 #
 # Scenario 1 (DTC = GTC = 0.7) rejects the long Dog detection and the short Speech detection;
 # scenario 2 (0.1) accepts both, but counts the Cat detection as a cross-trigger on Speech and
-# penalises it (`alpha_ct` = 0.5). So which scenario rewards precise **localisation** in time, and
+# on Frying (the table counts 2) and penalises it (`alpha_ct` = 0.5). So which scenario rewards precise **localisation** in time, and
 # which rewards getting the **class** right with coarse timing? Which one would you optimise for a
 # baby monitor that must say "someone is crying" within a few seconds?
 
@@ -177,8 +177,8 @@ widgets.interactive_threshold(psds1_real, points)
 # %% [markdown]
 # ## 4. Post-processing our own scores (15 min)
 #
-# A model gives frame scores `[clips, classes, frames]`, not events. We have not trained a model
-# yet (notebook 03 does), so we make a **pretend detector** from the ground truth of our evaluation
+# A model gives frame scores `[clips, classes, frames]`, not events. So that this notebook does
+# not depend on notebook 03's teacher, we make a **pretend detector** from the ground truth of our evaluation
 # split: blurred in time (late onsets, early offsets), scaled down, plus random short spikes
 # (false alarms) and a few missed events. Its numbers mean nothing about real models; it is here
 # to practise post-processing.

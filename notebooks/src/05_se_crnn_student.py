@@ -4,8 +4,8 @@
 # The paper's student is an **SE-CRNN**: a narrow CRNN whose conv blocks carry two cheap
 # attentions, channel **squeeze-and-excitation (SE)** and **time-frequency-wise SE (tfwSE)**, so
 # that a small network can still decide which channels and which frequency bands matter at each
-# moment. It has about a third of the baseline's parameters and never needs the embedding model
-# when it runs. This notebook measures how small it is, opens its attention blocks, and shows the
+# moment. The paper's student has about a third of the baseline's parameters; ours has about
+# 1/7 of our teacher's (table below), and it never needs the embedding model when it runs. This notebook measures how small it is, opens its attention blocks, and shows the
 # one extra layer it carries only while training.
 #
 # **Objectives.** After this notebook you can
@@ -94,8 +94,11 @@ plt.show()
 # **A choice we made and measured.** lightSED's SE-CRNN gates its conv blocks with *context
 # gating*, and the DCASE recipe trains with dropout 0.5 for 200 epochs. The `course` preset
 # trains for 450 steps only, and there a context-gated student with dropout 0.5 learned nothing
-# (PSDS 0.000 in every mode). With ReLU, dropout 0.1 and a higher learning rate it learns (the
-# side-by-side table is in `docs/ARCHITECTURE.md`, made with `benchmarks/student_variants.py`).
+# (PSDS 0.000 in every mode). With ReLU, dropout 0.1 and a higher learning rate it starts to learn
+# and, above all, it can take in the teacher's knowledge (the side-by-side table is in
+# `docs/ARCHITECTURE.md`, made with `benchmarks/student_variants.py`). On labels alone the
+# evaluated mean student still scores PSDS 0 after 450 steps; notebooks 06-08 show what KD and
+# EEFD add.
 # So the course student uses ReLU; the `desed` preset keeps context gating. Print
 # `CFG.student.activation` to see which one your preset uses.
 #
@@ -103,7 +106,7 @@ plt.show()
 #
 # The student has far fewer parameters than MACs would suggest, and vice versa for the GRU.
 # Where do the MACs of a CRNN go: into the layers with many *weights*, or into the layers that
-# are applied at many *positions*? Section 3 measures it.
+# are applied at many *positions*? Section 4 measures it.
 
 # %% [markdown]
 # ## 2. Squeeze-and-excitation (8 min)
@@ -121,7 +124,7 @@ plt.show()
 # and separately **for every frame**: squeeze over channels, `[batch, time, freq]`, then a small
 # network per frame gives a weight per frequency bin. A dog bark and a vacuum cleaner live in
 # different bands and at different times; tfwSE lets the block stress the right band at the right
-# moment. Both cost a few hundred parameters per block.
+# moment. Both are small: from a few dozen to about two thousand parameters per block.
 #
 # ### Exercise 5.1
 #
@@ -252,9 +255,10 @@ print(f"3x3 convs: {blocks['macs'].sum() / 1e6:.1f} M of the deployed student's 
 blocks
 
 # %% [markdown]
-# The first blocks run at full time and frequency resolution: few parameters, many positions,
-# a large share of the MACs. Late blocks have most of the parameters but see a tiny image. That
-# is why the course student keeps its first block narrow (8 channels in the `course` preset).
+# Block 0 sees the most positions, but with one input channel it is cheap. The MACs peak in the
+# middle blocks, where the channels have grown and time and frequency have not yet shrunk much;
+# the late blocks have most of the parameters but see a tiny image. That is why the course
+# student keeps its first blocks narrow (8 and 16 channels in the `course` preset).
 #
 # ## Summary
 #
@@ -264,8 +268,8 @@ blocks
 #   frame. Both are tiny two-layer bottleneck networks ending in a sigmoid.
 # - The embedding distillation layer is one linear layer on the CNN features used only as a
 #   training target for EEFD; `without_embedding_head()` drops it with no change to the outputs.
-# - In a CNN, MACs follow the number of positions a filter is applied to, parameters follow the
-#   channel counts: early blocks are cheap in memory and expensive in time.
+# - In a CNN, a block's MACs are its parameters times the positions it is applied to: the
+#   middle blocks, with many channels *and* many positions, cost the most.
 #
 # ## Check your understanding
 #

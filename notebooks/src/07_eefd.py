@@ -185,7 +185,8 @@ pd.DataFrame({name: {"mean cosine": s.mean(), "median": np.median(s), "frames wi
 #
 # The metrics of the two students' mean models on the evaluation split, and their deployed
 # sizes: identical, because the embedding distillation layer is removed. (In the `tiny` preset
-# all scores are near 0.)
+# all scores are near 0. In the `course` preset the supervised mean student stays at or near
+# PSDS 0 after 450 steps, while the EEFD student comes close to the teacher.)
 
 # %%
 keys = ["psds1", "psds2", "f1_collar", "f1_intersection", "params"]

@@ -180,7 +180,7 @@ plt.show()
 #
 # With one seed, a difference of 0.01 PSDS between two students can be noise: a different seed
 # changes the initial weights, the batch order and the dropout. How would you decide whether
-# "dual beats supervised" on this data? (Set `SEEDS = [0, 1, 2]` and re-run, if you have the
+# "dual beats eefd" (or "dual beats the teacher") on this data? (Set `SEEDS = [0, 1, 2]` and re-run, if you have the
 # time: each extra seed costs five student runs.)
 
 # %% [markdown]

@@ -305,7 +305,7 @@ plt.show()
 # %% [markdown]
 # Without context (blue), every hop is a separate 1-s clip: the scores jump at the hop
 # boundaries (grey lines) and disagree most there. With a few seconds of both, the differences
-# fall by orders of magnitude: the GRU's memory of distant audio fades, so the distant past and
+# fall about tenfold: the GRU's memory of distant audio fades, so the distant past and
 # future hardly matter. The price is the latency column: 3 s for the last setting. The compute
 # per step grows with the window but stays far below the hop, so the device keeps up.
 #
@@ -386,8 +386,8 @@ pd.DataFrame(report["entries"])[cols].round(4)
 # - Count before you time: parameters give storage, MACs give work. The teacher's cost at
 #   inference includes its embedding model; the student needs neither.
 # - Time at batch 1 on one thread for a device that listens; report the median and the
-#   real-time factor. Small networks reach only a few percent of the CPU's matrix-product peak,
-#   so MACs predict latency only roughly.
+#   real-time factor. Small networks use a much smaller share of the CPU's matrix-product peak
+#   than large ones, so MACs predict latency only roughly.
 # - ONNX export gives one file for any runtime; a parity check (<= 1e-4) proves it computes the
 #   same function. Export an `eval()` copy without training-only layers.
 # - Dynamic int8 shrinks the file (not 4x: the GRU stays float32) at a small PSDS cost, and is not
