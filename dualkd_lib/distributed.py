@@ -101,6 +101,7 @@ def ddp_train(
     overwrite: bool = False,
     progress: bool = True,
     preset: str | None = None,
+    data_fingerprint: str | None = None,
 ) -> TrainResult:
     """:func:`dualkd_lib.train.train` in one process of a distributed group (call it in every process).
 
@@ -125,7 +126,8 @@ def ddp_train(
     if rank == 0:
         log.info("Distributed training on %d process(es), batch %s per process.", world_size, sizes)
     return train(model, loader, cfg, run_dir=run_dir, val_fn=val_fn, teacher_needs_embeddings=teacher_needs_embeddings,
-                 resume=resume, overwrite=overwrite, progress=progress, preset=preset)
+                 resume=resume, overwrite=overwrite, progress=progress, preset=preset,
+                 data_fingerprint=data_fingerprint)
 
 
 # --------------------------------------------------------------------------
@@ -225,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = models.SECRNN(ctx.preset.student, seed=args.seed)
         run_dir = pipeline.student_run_dir(ctx, args.mode, args.seed)
     result = ddp_train(model, data, cfg, run_dir=run_dir, split_batch=not args.per_process_batch,
-                       teacher_needs_embeddings=teacher, progress=rank == 0, preset=ctx.preset.name)
+                       teacher_needs_embeddings=teacher, progress=rank == 0, preset=ctx.preset.name,
+                       data_fingerprint=ctx.data_fingerprint())
     if rank == 0:
         pipeline._save_inference_bundle(ctx, run_dir)
         pipeline._write_run_info(run_dir, result, cfg)

@@ -10,6 +10,7 @@ Taught in notebooks 03 (teacher), 06-08 (students, ablation).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -133,6 +134,7 @@ class Context:
     _teacher: nn.Module | None = field(default=None, repr=False)
     _embeddings: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
     _teacher_outputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
+    _data_fingerprint: str | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, preset: str | Preset | None = None, *, data_root: str | Path | None = None,
@@ -260,7 +262,8 @@ class Context:
         if self._teacher is None:
             if self.teacher_path(seed).is_file():
                 check_cached_run(self.teacher_path(seed), kind="teacher", model_config=self.preset.teacher,
-                                 train_config=self.preset.teacher_config(seed))
+                                 train_config=self.preset.teacher_config(seed),
+                                 data_fingerprint=self.data_fingerprint())
             else:
                 train_teacher(self, seed=seed)
             _, mean, _ = load_model_from_checkpoint(self.teacher_path(seed), expected_kind="teacher")
@@ -301,6 +304,26 @@ class Context:
                 weak_labels=s.weak if s.kind == "weak" else None, extras=extras, out_frames=out_frames,
             ))
         return tuple(parts)
+
+    def data_fingerprint(self) -> str:
+        """A short hash of the training data: label TSVs and audio file names of the training splits.
+
+        Stored in the teacher's and students' checkpoints, so that a run trained on other data
+        (a regenerated dataset) is refused instead of reused. Taught in notebook 03.
+        """
+        if self._data_fingerprint is None:
+            from dualkd_lib.layout import split_paths
+
+            digest = hashlib.sha256()
+            for split in ("strong", "weak", "unlabeled"):
+                audio_dir, labels, _ = split_paths(self.data_root, split)
+                digest.update(split.encode())
+                if labels is not None and labels.is_file():
+                    digest.update(labels.read_bytes())
+                if audio_dir.is_dir():
+                    digest.update("\n".join(sorted(f.name for f in audio_dir.iterdir())).encode())
+            self._data_fingerprint = digest.hexdigest()[:16]
+        return self._data_fingerprint
 
     def train_loader(self, *, batch_sizes: tuple[int, int, int], seed: int, with_teacher: bool,
                      with_embeddings: bool = True) -> torch.utils.data.DataLoader:
@@ -407,11 +430,12 @@ def train_teacher(ctx: Context, *, seed: int = 0) -> Path:
     cfg = ctx.preset.teacher_config(seed)
     run_dir = ctx.teacher_path(seed).parent
     if ctx.teacher_path(seed).is_file():  # a finished run is loaded, but only if it fits today's settings
-        check_cached_run(ctx.teacher_path(seed), kind="teacher", model_config=ctx.preset.teacher, train_config=cfg)
+        check_cached_run(ctx.teacher_path(seed), kind="teacher", model_config=ctx.preset.teacher, train_config=cfg,
+                         data_fingerprint=ctx.data_fingerprint())
     loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=seed, with_teacher=False)
     model = models.CRNN(ctx.preset.teacher, seed=seed)
     result = train(model, loader, cfg, run_dir=run_dir, teacher_needs_embeddings=True,
-                   progress=ctx.progress, preset=ctx.preset.name)
+                   progress=ctx.progress, preset=ctx.preset.name, data_fingerprint=ctx.data_fingerprint())
     _save_inference_bundle(ctx, run_dir)
     _write_run_info(run_dir, result, cfg)
     return result.final_path
@@ -433,7 +457,8 @@ def train_student(ctx: Context, mode: str, *, seed: int = 0) -> Path:
     cfg = ctx.preset.student_config(mode, seed)
     final = student_run_dir(ctx, mode, seed) / "final.pt"
     if final.is_file():  # a finished run is loaded, but only if it fits today's settings
-        check_cached_run(final, kind="student", model_config=ctx.preset.student, train_config=cfg)
+        check_cached_run(final, kind="student", model_config=ctx.preset.student, train_config=cfg,
+                         data_fingerprint=ctx.data_fingerprint())
     needs_teacher = mode in ("kd", "takd", "dual")
     needs_emb = mode in ("eefd", "dual")
     if needs_teacher:
@@ -442,7 +467,8 @@ def train_student(ctx: Context, mode: str, *, seed: int = 0) -> Path:
                               with_embeddings=needs_emb)
     model = models.SECRNN(ctx.preset.student, seed=seed)
     run_dir = student_run_dir(ctx, mode, seed)
-    result = train(model, loader, cfg, run_dir=run_dir, progress=ctx.progress, preset=ctx.preset.name)
+    result = train(model, loader, cfg, run_dir=run_dir, progress=ctx.progress, preset=ctx.preset.name,
+                   data_fingerprint=ctx.data_fingerprint())
     _save_inference_bundle(ctx, run_dir)
     _write_run_info(run_dir, result, cfg)
     return result.final_path
@@ -509,7 +535,8 @@ def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
         run_dir = student_run_dir(ctx, mode, seed)
         if (run_dir / "final.pt").is_file():
             check_cached_run(run_dir / "final.pt", kind="student", model_config=ctx.preset.student,
-                             train_config=ctx.preset.student_config(mode, seed))
+                             train_config=ctx.preset.student_config(mode, seed),
+                             data_fingerprint=ctx.data_fingerprint())
         else:
             train_student(ctx, mode, seed=seed)
     path = run_dir / "metrics.json"

@@ -421,6 +421,7 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     preset: str | None = None,
+    data_fingerprint: str | None = None,
 ) -> TrainResult:
     """Train ``model`` (and its mean model) on ``train_loader``; checkpoints in ``run_dir``.
 
@@ -445,7 +446,9 @@ def train(
     ``last.pt`` with the same results as an uninterrupted run, and a finished run
     of the same length is loaded instead of retrained. A ``final.pt`` (finished
     run) is replaced only with ``overwrite=True`` (e.g. to train longer). With
-    ``resume=False`` an existing run needs ``overwrite=True``. Taught in notebook 03.
+    ``resume=False`` an existing run needs ``overwrite=True``. ``data_fingerprint`` (any
+    string that names the training data) is stored in the checkpoints; a run made on other
+    data is not resumed or reused. Taught in notebook 03.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -483,7 +486,8 @@ def train(
     history: list[dict[str, float]] = []
     val_history: list[dict[str, float]] = []
     step = 0
-    state = _resume_state(last_path, final_path, cfg, kind, total, steps_per_epoch, resume, overwrite)
+    state = _resume_state(last_path, final_path, cfg, kind, total, steps_per_epoch, resume, overwrite,
+                          data_fingerprint)
     if state is not None:
         try:
             core.load_state_dict(state["model_state"])
@@ -503,7 +507,8 @@ def train(
     def checkpoint(path: Path, with_optimizer: bool) -> None:
         if not is_main:  # one writer: rank 0
             return
-        extra = {"val_history": val_history, "steps_per_epoch": steps_per_epoch, "total_steps": total}
+        extra = {"val_history": val_history, "steps_per_epoch": steps_per_epoch, "total_steps": total,
+                 "data_fingerprint": data_fingerprint}
         if use_amp:
             extra["grad_scaler"] = scaler.state_dict()
         save_checkpoint(
@@ -595,6 +600,7 @@ def _resume_state(
     steps_per_epoch: int,
     resume: bool,
     overwrite: bool,
+    data_fingerprint: str | None = None,
 ) -> dict[str, Any] | None:
     """Apply the run-directory rules of :func:`train`; return the state to resume from or None."""
     run_dir = last_path.parent
@@ -607,7 +613,7 @@ def _resume_state(
         return None
     if final_path.exists():
         done = load_checkpoint(final_path, expected_kind=kind)
-        _check_same_run(done, final_path, cfg, steps_per_epoch)
+        _check_same_run(done, final_path, cfg, steps_per_epoch, data_fingerprint)
         if done["step"] == total:
             done["path"] = final_path
             return done  # a finished run of this length: load it, train nothing
@@ -619,7 +625,7 @@ def _resume_state(
     if not last_path.exists():
         return None
     state = load_checkpoint(last_path, expected_kind=kind)
-    _check_same_run(state, last_path, cfg, steps_per_epoch)
+    _check_same_run(state, last_path, cfg, steps_per_epoch, data_fingerprint)
     if state["step"] > total:
         if not overwrite:
             raise ValueError(
@@ -631,7 +637,9 @@ def _resume_state(
     return state
 
 
-def _check_same_run(state: Mapping[str, Any], path: Path, cfg: TrainConfig, steps_per_epoch: int) -> None:
+def _check_same_run(state: Mapping[str, Any], path: Path, cfg: TrainConfig, steps_per_epoch: int,
+                    data_fingerprint: str | None = None) -> None:
+    _check_same_data(state, path, data_fingerprint)
     old = dict(state.get("train_config") or {})
     new = cfg.to_dict()
     diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and _norm(old.get(k)) != _norm(new.get(k)))
@@ -646,6 +654,17 @@ def _check_same_run(state: Mapping[str, Any], path: Path, cfg: TrainConfig, step
         raise ValueError(
             f"The run in {path} was trained with {old_spe} batches per epoch, this loader has {steps_per_epoch}; "
             "resume with the same data and batch sizes, or start a new run_dir."
+        )
+
+
+def _check_same_data(state: Mapping[str, Any], path: Path, data_fingerprint: str | None) -> None:
+    """Raise when the run at ``path`` was trained on other data (both fingerprints known and different)."""
+    stored = (state.get("extra") or {}).get("data_fingerprint")
+    if stored is not None and data_fingerprint is not None and stored != data_fingerprint:
+        raise ValueError(
+            f"The run in {path.parent} was trained on other data (data fingerprint {stored} -> {data_fingerprint}: "
+            "the dataset was regenerated or changed since). It is kept as it is: move its folder away (or use "
+            "another --work-dir) and the model is trained again on the current data."
         )
 
 
@@ -773,16 +792,19 @@ def load_checkpoint(path: str | Path, *, expected_kind: str | None = None) -> di
 COSMETIC_CHANGES: tuple[str, ...] = ("log_every", "checkpoint_every", "device", "amp")
 
 
-def check_cached_run(path: str | Path, *, kind: str, model_config: Any, train_config: Any) -> None:
-    """Refuse a cached finished run made with other settings than the ones given.
+def check_cached_run(path: str | Path, *, kind: str, model_config: Any, train_config: Any,
+                     data_fingerprint: str | None = None) -> None:
+    """Refuse a cached finished run made with other settings, or on other data, than the ones given.
 
     Compares the model and training configs stored in the checkpoint at ``path`` with
-    ``model_config`` and ``train_config`` field by field (ignoring :data:`COSMETIC_CHANGES`)
-    and raises ``ValueError`` naming every difference, so that a changed preset is never
-    answered with an old model. The run is left where it is. Taught in notebook 03.
+    ``model_config`` and ``train_config`` field by field (ignoring :data:`COSMETIC_CHANGES`),
+    and its data fingerprint with ``data_fingerprint`` (when both are known), and raises
+    ``ValueError`` naming every difference, so that a changed preset or regenerated data are
+    never answered with an old model. The run is left where it is. Taught in notebook 03.
     """
     path = Path(path)
     ckpt = load_checkpoint(path, expected_kind=kind)
+    _check_same_data(ckpt, path, data_fingerprint)
     diffs = []
     for what, old, new, ignored in (
         ("model", ckpt.get("model_config") or {}, _config_dict(model_config) or {}, ()),

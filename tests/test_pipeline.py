@@ -171,3 +171,32 @@ def test_a_stale_cached_student_is_refused_not_reused(ctx: pipeline.Context, tmp
     with pytest.raises(ValueError, match=r"training lr: 0.123 ->.*move its folder away"):
         pipeline.train_student(other, "supervised", seed=0)  # the notebooks' call: same message
     assert (run_dir / "final.pt").is_file() and not (run_dir / "metrics.json").exists()
+
+
+def test_a_run_trained_on_other_data_is_refused(ctx: pipeline.Context, tmp_path: Path) -> None:
+    """Regenerating the dataset (another seed) must not silently reuse models trained on the old one."""
+    from dualkd_lib import models
+    from dualkd_lib.train import save_checkpoint
+
+    fingerprint = ctx.data_fingerprint()
+    assert len(fingerprint) == 16 and fingerprint == pipeline.Context(ctx.preset, ctx.data_root, tmp_path, False).data_fingerprint()
+    other = pipeline.Context(ctx.preset, ctx.data_root, tmp_path / "work", False)
+    final = pipeline.student_run_dir(other, "supervised", 0) / "final.pt"
+    save_checkpoint(final, model=models.SECRNN(ctx.preset.student), mean_model=None, optimizer=None, step=1, epoch=1,
+                    history=[], model_kind="student", model_config=ctx.preset.student,
+                    train_config=ctx.preset.student_config("supervised", 0), preset="tiny",
+                    extra={"data_fingerprint": "0123456789abcdef"})
+    with pytest.raises(ValueError, match=r"trained on other data \(data fingerprint 0123456789abcdef -> "):
+        pipeline.run_metrics(other, "student", "supervised", 0)
+    with pytest.raises(ValueError, match="trained on other data"):
+        pipeline.train_student(other, "supervised", seed=0)
+    assert final.is_file()
+
+    copy = tmp_path / "copy"  # the same files elsewhere: the same fingerprint; one label changed: another
+    shutil.copytree(ctx.data_root, copy)
+    assert pipeline.Context(ctx.preset, copy, tmp_path, False).data_fingerprint() == fingerprint
+    from dualkd_lib.layout import split_paths
+
+    labels = split_paths(copy, "strong")[1]
+    labels.write_text(labels.read_text().replace("Speech", "Dog", 1))
+    assert pipeline.Context(ctx.preset, copy, tmp_path, False).data_fingerprint() != fingerprint

@@ -212,6 +212,19 @@ def test_a_cached_run_made_with_other_settings_is_refused_and_kept(tmp_path: Pat
     assert path.is_file()  # never deleted
 
 
+def test_a_run_on_other_data_is_neither_reused_nor_resumed(parts, tmp_path: Path) -> None:
+    cfg = TrainConfig(mode="supervised", max_steps=2, **FAST)
+    first = train(student(), loader(parts), cfg, run_dir=tmp_path, progress=False, data_fingerprint="aaaa")
+    assert load_checkpoint(first.final_path)["extra"]["data_fingerprint"] == "aaaa"
+    again = train(student(), loader(parts), cfg, run_dir=tmp_path, progress=False, data_fingerprint="aaaa")
+    assert again.resumed_from == 2  # the same data: the finished run is loaded
+    with pytest.raises(ValueError, match=r"trained on other data \(data fingerprint aaaa -> bbbb"):
+        train(student(), loader(parts), cfg, run_dir=tmp_path, progress=False, data_fingerprint="bbbb")
+    (tmp_path / "final.pt").rename(tmp_path / "elsewhere.pt")
+    with pytest.raises(ValueError, match="trained on other data"):  # an interrupted run (last.pt) neither
+        train(student(), loader(parts), cfg, run_dir=tmp_path, progress=False, data_fingerprint="bbbb")
+
+
 def test_resume_equals_uninterrupted_run(parts, tmp_path: Path) -> None:
     cfg2 = TrainConfig(mode="dual", epochs=2, mixup_prob=0.5, checkpoint_every=3, **FAST)
     straight = train(student(), loader(parts), cfg2, run_dir=tmp_path / "straight", progress=False)

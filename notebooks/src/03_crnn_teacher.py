@@ -49,7 +49,9 @@ DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/genera
 SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()  # the preset: features, models, training settings
 # The pipeline keeps everything expensive in SETUP.cache_dir: features, the embedding model,
-# the teacher, their outputs. It generates the dataset first if it is missing.
+# the teacher, their outputs. It generates the dataset first if it is missing. A cached model
+# made with other settings, or on other data (`ctx.data_fingerprint()`), is refused with the
+# differences named: move its folder away and it is trained again.
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 FRAME_SECONDS = output_frame_seconds(CFG.features)
 print(f"preset {SETUP.preset!r}: {CFG.features.n_mels} mel bands, {n_frames(CFG.features)} feature frames "
