@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -169,7 +168,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from dualkd_lib import pipeline
 
         ctx = pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
-        jobs = args.jobs if args.jobs is not None else (2 if (os.cpu_count() or 1) >= 2 else 1)
+        jobs = args.jobs if args.jobs is not None else pipeline.default_jobs()
         table = pipeline.run_ablation(ctx, seeds=range(args.seeds), out_dir=args.out, jobs=jobs)
         print(table)
         return 0

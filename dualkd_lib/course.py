@@ -567,13 +567,14 @@ COURSE_CELL_TIMEOUT = 600
 cached models, so a cell this slow is a kernel that stopped answering (it is re-run once)."""
 
 
+def _cache_dir(preset: str) -> Path:
+    """``data/cache/<preset>`` beside :func:`default_data_root`: the notebooks' ``SETUP.cache_dir``."""
+    return default_data_root(preset).parent.parent / "cache" / preset
+
+
 def _ablation_dir(preset: str) -> Path:
     """``data/cache/<preset>/ablation``: where notebook 08 (and ``dualkd course``) write the table."""
-    return default_data_root(preset).parent.parent / "cache" / preset / "ablation"
-
-
-def _default_jobs() -> int:
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
+    return _cache_dir(preset) / "ablation"
 
 
 def prepare_models(preset: str, *, jobs: int | None = None) -> dict[str, float]:
@@ -590,11 +591,10 @@ def prepare_models(preset: str, *, jobs: int | None = None) -> dict[str, float]:
 
     start = time.perf_counter()
     data_root = os.environ.get(DATA_ROOT_ENV_VAR) or default_data_root(preset)  # as the notebooks' parameters cell
-    ctx = pipeline.Context.create(preset, data_root=Path(data_root),
-                                  work_dir=default_data_root(preset).parent.parent / "cache" / preset)
+    ctx = pipeline.Context.create(preset, data_root=Path(data_root), work_dir=_cache_dir(preset))
     seconds = {"data": time.perf_counter() - start}
     out = _ablation_dir(preset)
-    pipeline.run_ablation(ctx, seeds=[0], out_dir=out, jobs=jobs if jobs is not None else _default_jobs())
+    pipeline.run_ablation(ctx, seeds=[0], out_dir=out, jobs=jobs if jobs is not None else pipeline.default_jobs())
     report = out / "ablation.json"
     if report.is_file():
         seconds.update(json.loads(report.read_text(encoding="utf-8")).get("stage_seconds_this_call", {}))
@@ -613,7 +613,7 @@ def main_run_course(preset: str = "course", out_dir: str | Path = "build/noteboo
     """
     out = Path(out_dir)
     print(f"dualkd course ({preset}): step 1/2, data and models (trained once, then read from "
-          f"{default_data_root(preset).parent.parent / 'cache' / preset})", flush=True)
+          f"{_cache_dir(preset)})", flush=True)
     try:
         stages = prepare_models(preset, jobs=jobs)
     except (FileNotFoundError, FileExistsError, ValueError) as err:
@@ -725,7 +725,7 @@ def notebook_setup(
         get_ipython().run_line_magic("matplotlib", "inline")
     matplotlib.rcParams.update({"figure.figsize": (8.0, 4.0), "figure.dpi": 100, "savefig.dpi": 100})
     root = Path(data_root) if data_root not in (None, "") else default_data_root(name)
-    cache = default_data_root(name).parent.parent / "cache" / name
+    cache = _cache_dir(name)
     return NotebookSetup(name, seed, root.resolve(), cache.resolve())
 
 

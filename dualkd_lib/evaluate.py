@@ -793,8 +793,10 @@ def psds(
     unscored = sorted(set(dur) - set(scores))
     if unscored:
         raise ValueError(
-            f"{len(unscored)} file(s) of the durations table have no scores, e.g. {unscored[0]!r}; "
-            "score every clip or pass durations of the scored clips only."
+            f"{len(unscored)} file(s) of the durations table have no scores (no score file or table), "
+            f"e.g. {unscored[0]!r}; "
+            "score every clip, pass durations of the scored clips only, or, if their audio is missing (common "
+            "with DESED), evaluate only the clips on disk (dualkd evaluate --audio-dir AUDIO_DIR)."
         )
     gt = _read_events(ground_truth, "Ground truth")
     _check_events(gt, "Ground truth", classes, dur, allow_touching=False)
@@ -1236,13 +1238,6 @@ def evaluate_scores_path(
     if audio_dir is not None:
         gt, dur, left_out = _restrict_to_audio(gt, dur, audio_dir)
         result["n_files_left_out"] = len(left_out)
-    elif set(dur) - set(scores):
-        unscored = sorted(set(dur) - set(scores))
-        raise ValueError(
-            f"{len(unscored)} file(s) of the durations table have no score file in {scores_path}, e.g. "
-            f"{unscored[0]!r}. If their audio is missing (common with DESED), pass the audio folder "
-            "(--audio-dir) to evaluate only the clips on disk."
-        )
     scenarios = {"psds": custom} if custom is not None else {"psds1": PSDS1, "psds2": PSDS2}
     for key, scenario in scenarios.items():
         result[key] = psds_scenario(scores, gt, dur, scenario).value

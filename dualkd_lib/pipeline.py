@@ -218,10 +218,7 @@ class Context:
         """The frozen pre-trained embedding model (BEATs stand-in); pre-trains it once."""
         if self._embedding_model is None:
             path = self.work_dir / "embedding" / "final.pt"
-            if path.is_file():
-                check_cached_run(path, kind="embedding", model_config=self.preset.embedding,
-                                 train_config=self.preset.pretrain)
-            else:
+            if not _cached_run_fits(self, "embedding", path, self.preset.pretrain):
                 pretrain_embedding_model(self, path)
             model, _, _ = load_model_from_checkpoint(path, expected_kind="embedding")
             self._embedding_model = model.freeze()
@@ -260,11 +257,7 @@ class Context:
     def teacher(self, seed: int = 0) -> nn.Module:
         """The frozen teacher (its mean model, as DCASE reports); trains it once."""
         if self._teacher is None:
-            if self.teacher_path(seed).is_file():
-                check_cached_run(self.teacher_path(seed), kind="teacher", model_config=self.preset.teacher,
-                                 train_config=self.preset.teacher_config(seed),
-                                 data_fingerprint=self.data_fingerprint())
-            else:
+            if not _cached_run_fits(self, "teacher", self.teacher_path(seed), self.preset.teacher_config(seed)):
                 train_teacher(self, seed=seed)
             _, mean, _ = load_model_from_checkpoint(self.teacher_path(seed), expected_kind="teacher")
             self._teacher = mean.eval().requires_grad_(False)
@@ -330,6 +323,18 @@ class Context:
         """Mixed strong/weak/unlabeled batches with the cached extras the mode needs."""
         parts = self.training_datasets(with_teacher=with_teacher, with_embeddings=with_embeddings)
         return build_train_loader(*parts, batch_sizes=batch_sizes, seed=seed)
+
+
+def _cached_run_fits(ctx: Context, kind: str, path: Path, train_config) -> bool:
+    """False when ``path`` holds no finished run; True when it holds one made with the preset's
+    settings on this data; ``ValueError`` (:func:`~dualkd_lib.train.check_cached_run`) when it
+    holds a stale one. The embedding model trains on its own corpus: no data fingerprint."""
+    if not path.is_file():
+        return False
+    model_config = {"embedding": ctx.preset.embedding, "teacher": ctx.preset.teacher, "student": ctx.preset.student}[kind]
+    check_cached_run(path, kind=kind, model_config=model_config, train_config=train_config,
+                     data_fingerprint=None if kind == "embedding" else ctx.data_fingerprint())
+    return True
 
 
 def _fingerprint(path: Path) -> str:
@@ -429,9 +434,7 @@ def train_teacher(ctx: Context, *, seed: int = 0) -> Path:
     """
     cfg = ctx.preset.teacher_config(seed)
     run_dir = ctx.teacher_path(seed).parent
-    if ctx.teacher_path(seed).is_file():  # a finished run is loaded, but only if it fits today's settings
-        check_cached_run(ctx.teacher_path(seed), kind="teacher", model_config=ctx.preset.teacher, train_config=cfg,
-                         data_fingerprint=ctx.data_fingerprint())
+    _cached_run_fits(ctx, "teacher", ctx.teacher_path(seed), cfg)  # a finished run is loaded only if it fits
     loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=seed, with_teacher=False)
     model = models.CRNN(ctx.preset.teacher, seed=seed)
     result = train(model, loader, cfg, run_dir=run_dir, teacher_needs_embeddings=True,
@@ -455,10 +458,7 @@ def train_student(ctx: Context, mode: str, *, seed: int = 0) -> Path:
     if mode not in STUDENT_MODES:
         raise ValueError(f"Unknown student mode {mode!r}; choose one of {list(STUDENT_MODES)}.")
     cfg = ctx.preset.student_config(mode, seed)
-    final = student_run_dir(ctx, mode, seed) / "final.pt"
-    if final.is_file():  # a finished run is loaded, but only if it fits today's settings
-        check_cached_run(final, kind="student", model_config=ctx.preset.student, train_config=cfg,
-                         data_fingerprint=ctx.data_fingerprint())
+    _cached_run_fits(ctx, "student", student_run_dir(ctx, mode, seed) / "final.pt", cfg)  # loaded only if it fits
     needs_teacher = mode in ("kd", "takd", "dual")
     needs_emb = mode in ("eefd", "dual")
     if needs_teacher:
@@ -533,11 +533,7 @@ def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
         run_dir = ctx.teacher_path(seed).parent
     else:
         run_dir = student_run_dir(ctx, mode, seed)
-        if (run_dir / "final.pt").is_file():
-            check_cached_run(run_dir / "final.pt", kind="student", model_config=ctx.preset.student,
-                             train_config=ctx.preset.student_config(mode, seed),
-                             data_fingerprint=ctx.data_fingerprint())
-        else:
+        if not _cached_run_fits(ctx, "student", run_dir / "final.pt", ctx.preset.student_config(mode, seed)):
             train_student(ctx, mode, seed=seed)
     path = run_dir / "metrics.json"
     source = _fingerprint(run_dir / "final.pt")
@@ -599,6 +595,11 @@ def _train_student_in_worker(preset: Preset, data_root: Path, work_dir: Path, be
     ctx.beats_dir = beats_dir
     train_student(ctx, mode, seed=seed)
     return mode, seed
+
+
+def default_jobs() -> int:
+    """Students trained at a time by default: 2 on a machine with 2 or more CPU cores, else 1."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 def train_students_in_parallel(ctx: Context, runs: Sequence[tuple[str, int]], jobs: int) -> None:

@@ -33,7 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -640,11 +640,9 @@ def _resume_state(
 def _check_same_run(state: Mapping[str, Any], path: Path, cfg: TrainConfig, steps_per_epoch: int,
                     data_fingerprint: str | None = None) -> None:
     _check_same_data(state, path, data_fingerprint)
-    old = dict(state.get("train_config") or {})
-    new = cfg.to_dict()
-    diff = sorted(k for k in set(old) | set(new) if k not in RESUMABLE_CHANGES and _norm(old.get(k)) != _norm(new.get(k)))
-    if diff:
-        details = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+    diffs = _config_diffs(state.get("train_config") or {}, cfg.to_dict(), ignored=RESUMABLE_CHANGES)
+    if diffs:
+        details = ", ".join(diffs)
         raise ValueError(
             f"The run in {path} was trained with another config "
             f"({details}); use another run_dir, or resume=False, overwrite=True to start again."
@@ -668,8 +666,10 @@ def _check_same_data(state: Mapping[str, Any], path: Path, data_fingerprint: str
         )
 
 
-def _norm(v: Any) -> Any:
-    return list(v) if isinstance(v, (list, tuple)) else v
+def _config_diffs(old: Mapping[str, Any], new: Mapping[str, Any], *, ignored: Sequence[str] = ()) -> list[str]:
+    """``["field: old -> new", ...]`` for every config field that differs (lists and tuples alike)."""
+    return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
+            if key not in ignored and _tuples(old.get(key)) != _tuples(new.get(key))]
 
 
 # --------------------------------------------------------------------------
@@ -805,14 +805,12 @@ def check_cached_run(path: str | Path, *, kind: str, model_config: Any, train_co
     path = Path(path)
     ckpt = load_checkpoint(path, expected_kind=kind)
     _check_same_data(ckpt, path, data_fingerprint)
-    diffs = []
+    diffs: list[str] = []
     for what, old, new, ignored in (
         ("model", ckpt.get("model_config") or {}, _config_dict(model_config) or {}, ()),
         ("training", ckpt.get("train_config") or {}, _config_dict(train_config) or {}, COSMETIC_CHANGES),
     ):
-        for key in sorted(set(old) | set(new)):
-            if key not in ignored and _tuples(old.get(key)) != _tuples(new.get(key)):
-                diffs.append(f"{what} {key}: {old.get(key)!r} -> {new.get(key)!r}")
+        diffs += [f"{what} {diff}" for diff in _config_diffs(old, new, ignored=ignored)]
     if diffs:
         raise ValueError(
             f"The cached {kind} run in {path.parent} was made with other settings than the current ones "
