@@ -41,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    p = sub.add_parser("doctor", help="check the set-up: torch/torchaudio pair, lock, threads, data and cache")
+    _add_preset(p)
+    p.add_argument("--data", type=Path, default=None, help="dataset root (default: data/generated/<preset>)")
+    p.add_argument("--lock-only", action="store_true",
+                   help="only compare the installed versions with requirements.lock (what `make venv` runs)")
+
     p = sub.add_parser("make-data", help="generate the DESED-like dataset (seeded)")
     _add_preset(p, default=None)
     p.add_argument("--out", type=Path, required=True, help="output folder (must not exist or be empty)")
@@ -128,6 +134,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "doctor":
+        from dualkd_lib import doctor
+
+        if args.lock_only:
+            drift = doctor.lock_drift()
+            for line in drift:
+                print(f"lock drift: {line}", file=sys.stderr)
+            if drift:
+                print(f"dualkd doctor: {len(drift)} installed version(s) differ from {doctor.LOCK_NAME}: "
+                      f"run `{doctor.FIX_COMMAND}`", file=sys.stderr)
+                return 1
+            print(f"dualkd doctor: every installed version equals {doctor.find_lock()}")
+            return 0
+        rows = doctor.report(_resolve_preset(args.preset), args.data)
+        print(doctor.format_rows(rows))
+        bad = doctor.problems(rows)
+        print(f"\n{len(bad)} problem(s)" + (": " + "; ".join(r["item"] for r in bad) if bad else ": ready"))
+        return 1 if bad else 0
     if args.command == "make-data":
         from dualkd_lib import pipeline
 

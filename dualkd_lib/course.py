@@ -39,7 +39,6 @@ import copy
 import json
 import logging
 import os
-import platform
 import random
 import re
 import sys
@@ -729,46 +728,14 @@ def notebook_setup(
     return NotebookSetup(name, seed, root.resolve(), cache.resolve())
 
 
-def environment_report() -> list[dict[str, str]]:
-    """Rows ``{"item", "value", "status"}`` for the set-up check of notebook 00.
+def environment_report(preset: str | None = None, data_root: str | Path | None = None) -> list[dict[str, str]]:
+    """Rows ``{"item", "value", "status"}`` of the set-up check: :func:`dualkd_lib.doctor.report`.
 
-    Python and key package versions (``status`` ``"ok"`` when the installed version
-    satisfies ``pyproject.toml``'s pin, else what the pin is), CPU threads and
-    whether a GPU is visible.
+    Kept here because notebook 00 and earlier course versions call ``course.environment_report``.
     """
-    import importlib.metadata as md
+    from dualkd_lib import doctor
 
-    import torch
-
-    pins: dict[str, str] = {}
-    try:
-        from packaging.requirements import Requirement
-
-        for text in md.requires("dualkd-sed") or []:
-            req = Requirement(text)
-            pins[req.name.lower().replace("_", "-")] = str(req.specifier)
-    except (md.PackageNotFoundError, ImportError):  # pragma: no cover - not installed from the repo
-        pass
-    rows = [{"item": "python", "value": platform.python_version(), "status": "ok" if sys.version_info >= (3, 10) else "needs >= 3.10"}]
-    for package in ("torch", "torchaudio", "sed_scores_eval", "numpy", "pandas", "scipy", "matplotlib", "jupytext"):
-        key = package.lower().replace("_", "-")
-        try:
-            version = md.version(package)
-        except md.PackageNotFoundError:
-            rows.append({"item": package, "value": "not installed", "status": "install it (`make venv`)"})
-            continue
-        status = "ok"
-        if key in pins:
-            from packaging.specifiers import SpecifierSet
-
-            if version not in SpecifierSet(pins[key]):
-                status = f"differs from the pin {pins[key]}: run `make venv`"
-        rows.append({"item": package, "value": version, "status": status})
-    rows.append({"item": "CPU threads (torch)", "value": str(torch.get_num_threads()), "status": "ok"})
-    rows.append({"item": "CPU cores (os)", "value": str(os.cpu_count()), "status": "ok"})
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no"
-    rows.append({"item": "GPU (CUDA)", "value": gpu, "status": "ok (not needed for tiny/course)"})
-    return rows
+    return doctor.report(preset, data_root)
 
 
 @dataclass(frozen=True)

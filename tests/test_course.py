@@ -227,9 +227,9 @@ def test_data_status_reports_missing_splits_and_the_command(tmp_path: Path) -> N
 
 
 def test_environment_report_and_method_diagram() -> None:
-    rows = {r["item"]: r for r in course.environment_report()}
-    assert rows["torch"]["value"].startswith("2.11") and rows["torch"]["status"] == "ok"
-    assert {"python", "sed_scores_eval", "GPU (CUDA)", "CPU threads (torch)"} <= set(rows)
+    rows = {r["item"]: r for r in course.environment_report("tiny")}
+    assert rows["torch + torchaudio"]["value"].startswith("2.11") and rows["torch + torchaudio"]["status"] == "ok"
+    assert {"python", "lock", "sed_scores_eval", "GPU (CUDA)", "CPU threads (torch)", "data (tiny)", "cache (tiny)"} <= set(rows)
     fig = course.draw_method_diagram()
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     for word in ("teacher", "mean student", "embedding distillation", "L_{TAKD}", "L_{EEFD}"):

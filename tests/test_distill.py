@@ -104,7 +104,7 @@ def test_update_ema_of_identical_models_is_a_no_op() -> None:
     before = copy.deepcopy(mean.state_dict())
     distill.update_ema(mean, model, 0.999, step=3)
     for name, value in mean.state_dict().items():
-        torch.testing.assert_close(value, before[name], rtol=0, atol=1e-7)
+        torch.testing.assert_close(value, before[name])  # a*x + (1-a)*x == x up to float32 rounding
 
 
 def test_update_ema_refuses_a_different_model() -> None:
@@ -228,7 +228,8 @@ def test_takd_straight_through_value_is_the_mean_students() -> None:
     x = _features()
     out = distill.mean_student_forward(model, mean, x, alpha=0.999, gradient="straight_through")
     with torch.no_grad():
-        torch.testing.assert_close(out.strong, mean(x).strong, rtol=0, atol=0)
+        # the same weights, computed as alpha*mean + (1-alpha)*student: equal to float32 rounding
+        torch.testing.assert_close(out.strong, mean(x).strong)
         assert not torch.allclose(out.strong, model(x).strong)
 
 

@@ -103,8 +103,12 @@ def test_same_config_same_history(parts, tmp_path: Path) -> None:
     cfg = TrainConfig(mode="dual", epochs=2, mixup_prob=0.5, **FAST)
     a = train(student(), loader(parts), cfg, run_dir=tmp_path / "a", progress=False)
     b = train(student(), loader(parts), cfg, run_dir=tmp_path / "b", progress=False)
-    assert a.history == b.history
-    torch.testing.assert_close(weights(a.mean_model), weights(b.mean_model), rtol=0, atol=0)
+    # Same seed, same machine: the runs agree to float32 rounding (not bit for bit: thread
+    # scheduling may reorder reductions on some CPUs).
+    assert [h.keys() for h in a.history] == [h.keys() for h in b.history]
+    for ha, hb in zip(a.history, b.history):
+        assert ha == pytest.approx(hb, rel=1e-5, abs=1e-6)
+    torch.testing.assert_close(weights(a.mean_model), weights(b.mean_model))
 
 
 def test_takd_gradient_variants_train(parts, tmp_path: Path) -> None:
@@ -254,6 +258,7 @@ def test_resume_equals_uninterrupted_run(parts, tmp_path: Path) -> None:
     # a finished run of the same length is loaded, not retrained
     done = train(student(5), loader(parts), cfg2, run_dir=tmp_path / "straight", progress=False)
     assert done.resumed_from == done.steps == 8
+    # loaded from straight's checkpoint, a copy: bit for bit
     torch.testing.assert_close(weights(done.mean_model), weights(straight.mean_model), rtol=0, atol=0)
 
 

@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from dualkd_lib import course, exercises
+from dualkd_lib import course, doctor, exercises
 from dualkd_lib.constants import CLIP_SECONDS, SAMPLE_RATE
 
 # %% tags=["parameters"]
@@ -92,12 +92,15 @@ plt.show()
 # %% [markdown]
 # ## 2. Set-up check (3 min)
 #
-# The versions must match the pins of `pyproject.toml` (the "status" column says so); a
-# mismatch is the most common reason a course notebook breaks. A GPU is not needed for the
+# The course installs every package at the exact version of `requirements.lock` (the "lock"
+# row says whether yours match); a version skew is the most common reason a course notebook
+# breaks. The "torch + torchaudio" row loads torchaudio's compiled extension: the two must be
+# an exact pair, and a mismatch is reported here with its one-line fix instead of a traceback.
+# The same table is printed by `dualkd doctor` in a terminal. A GPU is not needed for the
 # `tiny` and `course` presets.
 
 # %%
-report = pd.DataFrame(course.environment_report())
+report = pd.DataFrame(doctor.report(SETUP.preset, SETUP.data_root))
 report
 
 # %%
