@@ -33,7 +33,7 @@ from torch import nn
 MODES: tuple[str, ...] = ("teacher", "supervised", "kd", "takd", "eefd", "dual")
 KD_KINDS: tuple[str, ...] = ("bce", "mse")
 EEFD_KINDS: tuple[str, ...] = ("mse", "cosine", "mse+cosine")
-TAKD_GRADIENTS: tuple[str, ...] = ("straight_through", "interpolated")
+TAKD_GRADIENTS: tuple[str, ...] = ("straight_through", "interpolated", "compensated")
 
 #: Probabilities are clamped to [EPS, 1 - EPS] before taking logarithms.
 EPS: float = 1e-7
@@ -257,9 +257,14 @@ def mean_student_forward(
       teacher. That gradient is ~1/(1-α) steps old (the mean student lags), so
       with a large ``w_kd`` it overshoots: on a toy problem w_kd = 1 trained
       worse than no KD, w_kd = 0.1 about as well as "interpolated" at w_kd = 1.
+    - ``"compensated"``: the value of ``"interpolated"`` (the output at θ_mix)
+      with the gradient at θ_mix unscaled: θ_mix.detach() + (θ - θ.detach()).
+      The same as ``"interpolated"`` with ``w_kd`` divided by (1-α), the factor
+      that switches its KD signal off, without a loss value a thousand times
+      too large in the logs.
 
     ``alpha`` is the decay of this step (``ema_alpha(step, cfg.ema_alpha)``);
-    only ``"interpolated"`` uses it. BatchNorm: the mean student runs with its
+    ``"interpolated"`` and ``"compensated"`` use it. BatchNorm: the mean student runs with its
     **own averaged buffers, in whatever mode ``mean_model`` is in**; the
     training loop keeps it in eval mode (running statistics, no dropout), the
     mode in which it is validated and deployed, so the buffers are never
@@ -278,10 +283,33 @@ def mean_student_forward(
         theta_bar = mean_params[name].detach()
         if gradient == "interpolated":
             params[name] = alpha * theta_bar + (1.0 - alpha) * theta
+        elif gradient == "compensated":
+            params[name] = (alpha * theta_bar + (1.0 - alpha) * theta).detach() + (theta - theta.detach())
         else:
             params[name] = theta_bar + (theta - theta.detach())
     args = (features,) if embeddings is None else (features, embeddings)
     return torch.func.functional_call(mean_model, params, args)
+
+
+def blended_target(out_mean: Any, teacher_strong: torch.Tensor, teacher_weak: torch.Tensor, lam: float) -> Any:
+    """The teacher-corrected mean student: ``lam * mean student + (1 - lam) * teacher``.
+
+    One consistency target instead of two that pull apart (the conventional
+    dual-teacher setup: consistency to the mean student *and* KD to the
+    teacher). ``out_mean.strong`` [B, C, T] and ``.weak`` [B, C] are the mean
+    student's probabilities, ``teacher_strong``/``teacher_weak`` the frozen
+    teacher's; all are detached. ``lam`` in [0, 1]: 1 is the plain mean
+    teacher, 0 is plain KD with an MSE. Returns an object with ``strong`` and
+    ``weak`` (a :class:`types.SimpleNamespace`). Taught in notebook 06.
+    """
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must be in [0, 1], got {lam}.")
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        strong=lam * out_mean.strong.detach() + (1.0 - lam) * teacher_strong.detach().to(out_mean.strong.dtype),
+        weak=lam * out_mean.weak.detach() + (1.0 - lam) * teacher_weak.detach().to(out_mean.weak.dtype),
+    )
 
 
 # --------------------------------------------------------------------------

@@ -169,6 +169,8 @@ class CRNNConfig:
         se: channel squeeze-and-excitation in every conv block (:class:`SEBlock`).
         tfwse: time-frequency-wise SE in every conv block (:class:`TFWSE`).
         se_reduction: hidden-size divisor of both SE attentions (lightSED: 4).
+        se_bias: biases in the SE/tfwSE bottlenecks (``False``: the bias-free version,
+            whose bottleneck can die into a constant 0.5; see :class:`SEBlock`).
         embedding_distill_dim: output dimension of the embedding distillation layer
             (``embedding_head``); 0 = no such layer.
 
@@ -191,6 +193,7 @@ class CRNNConfig:
     tfwse: bool = False
     se_reduction: int = 4
     embedding_distill_dim: int = 0
+    se_bias: bool = False
 
     def __post_init__(self) -> None:
         _check_conv_stack(self.n_mels, self.channels, self.pooling, "CRNNConfig")
@@ -424,14 +427,17 @@ class SEBlock(nn.Module):
     Squeeze: average each channel over time and frequency -> ``[batch, channels]``.
     Excite: ``Linear(C, C/r) -> ReLU -> Linear(C/r, C) -> sigmoid`` gives one weight in
     (0, 1) per channel; the input is rescaled by it. Hidden size ``max(C // r, 4)``.
-    Input and output ``[batch, channels, time, freq]``. Taught in notebook 05.
+    ``bias``: linear layers with biases (Hu et al.). Without them, a bottleneck whose
+    ReLU units all go negative outputs exactly sigmoid(0) = 0.5 on every channel, a dead
+    attention (seen in the course student's block 0). Input and output
+    ``[batch, channels, time, freq]``. Taught in notebook 05.
     """
 
-    def __init__(self, channels: int, reduction: int = 4) -> None:
+    def __init__(self, channels: int, reduction: int = 4, *, bias: bool = False) -> None:
         super().__init__()
         hidden = max(channels // reduction, 4)
-        self.squeeze = nn.Linear(channels, hidden, bias=False)
-        self.excite = nn.Linear(hidden, channels, bias=False)
+        self.squeeze = nn.Linear(channels, hidden, bias=bias)
+        self.excite = nn.Linear(hidden, channels, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean(dim=(2, 3))  # [batch, channels]
@@ -446,16 +452,16 @@ class TFWSE(nn.Module):
     ``Linear(F, F/r) -> ReLU -> Linear(F/r, F) -> sigmoid`` gives one weight per
     frequency bin *and frame*, so the block can stress different bands at different
     moments (the "tfwSE" of the lightSED SE-CRNN of Nam et al., reduction 4).
-    Hidden size ``max(F // r, 4)``. Input and output ``[batch, channels, time, freq]``
-    with ``freq == n_freq``. Taught in notebook 05.
+    Hidden size ``max(F // r, 4)``. ``bias`` as in :class:`SEBlock`. Input and output
+    ``[batch, channels, time, freq]`` with ``freq == n_freq``. Taught in notebook 05.
     """
 
-    def __init__(self, n_freq: int, reduction: int = 4) -> None:
+    def __init__(self, n_freq: int, reduction: int = 4, *, bias: bool = False) -> None:
         super().__init__()
         hidden = max(n_freq // reduction, 4)
         self.n_freq = n_freq
-        self.squeeze = nn.Linear(n_freq, hidden, bias=False)
-        self.excite = nn.Linear(hidden, n_freq, bias=False)
+        self.squeeze = nn.Linear(n_freq, hidden, bias=bias)
+        self.excite = nn.Linear(hidden, n_freq, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean(dim=1)  # [batch, time, freq]
@@ -490,6 +496,7 @@ class ConvBlock(nn.Module):
         se: bool = False,
         tfwse: bool = False,
         se_reduction: int = 4,
+        se_bias: bool = False,
     ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2)
@@ -502,8 +509,8 @@ class ConvBlock(nn.Module):
             self.act = nn.ReLU()
         else:
             raise ValueError(f"activation={activation!r}: use 'glu', 'cg' or 'relu'.")
-        self.se = SEBlock(out_ch, se_reduction) if se else None
-        self.tfwse = TFWSE(n_freq, se_reduction) if tfwse else None
+        self.se = SEBlock(out_ch, se_reduction, bias=se_bias) if se else None
+        self.tfwse = TFWSE(n_freq, se_reduction, bias=se_bias) if tfwse else None
         self.dropout = nn.Dropout(dropout)
         self.pool = nn.AvgPool2d(pooling)
 
@@ -527,6 +534,7 @@ def _conv_stack(
     se: bool = False,
     tfwse: bool = False,
     se_reduction: int = 4,
+    se_bias: bool = False,
 ) -> nn.Sequential:
     freq_in = _freq_bins_after(n_mels, pooling)
     blocks = []
@@ -543,6 +551,7 @@ def _conv_stack(
                 se=se,
                 tfwse=tfwse,
                 se_reduction=se_reduction,
+                se_bias=se_bias,
             )
         )
     # Channels-last memory layout: the same numbers, stored so that the channels of each
@@ -574,6 +583,7 @@ class _CRNNBase(nn.Module):
                 se=cfg.se,
                 tfwse=cfg.tfwse,
                 se_reduction=cfg.se_reduction,
+                se_bias=cfg.se_bias,
             )
             d = cfg.cnn_out_dim
             # DCASE 2023: concatenate [CNN features, pooled BEATs embeddings], project back.

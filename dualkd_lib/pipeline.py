@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -539,19 +539,42 @@ def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
     source = _fingerprint(run_dir / "final.pt")
     if path.is_file():
         cached = json.loads(path.read_text())
-        if cached.get("source") == source and cached.get("split") == ctx.preset.evaluation.split:
+        if (cached.get("source") == source and cached.get("split") == ctx.preset.evaluation.split
+                and "weights" in cached):
             return cached
-    _, mean, _ = load_model_from_checkpoint(run_dir / "final.pt", expected_kind=kind)
+    own, mean, _ = load_model_from_checkpoint(run_dir / "final.pt", expected_kind=kind)
+    split = ctx.preset.evaluation.split
     if kind == "student":
-        mean = mean.without_embedding_head()
-    metrics = evaluate_model(ctx, mean, ctx.preset.evaluation.split, needs_embeddings=kind == "teacher")
+        both = {"student": own.without_embedding_head(), "mean": mean.without_embedding_head()}
+        scores = {name: {"validation": evaluate_model(ctx, m, "validation"), "evaluation": evaluate_model(ctx, m, split)}
+                  for name, m in both.items()}
+        weights = choose_weights({name: s["validation"] for name, s in scores.items()})
+        metrics, model = scores[weights]["evaluation"], both[weights]
+        extra = {"weights": weights, "chosen_on": "validation", "both_weights": scores}
+    else:  # the frozen teacher is its mean model, as its outputs teach the students
+        metrics, model = evaluate_model(ctx, mean, split, needs_embeddings=True), mean
+        extra = {"weights": "mean", "chosen_on": "fixed"}
     emb_dim = ctx.preset.teacher.embedding_dim if kind == "teacher" else 0
     info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").is_file() else {}
-    result = {"kind": kind, "mode": mode, "seed": seed, "source": source, "split": ctx.preset.evaluation.split,
-              **metrics, **_cost(ctx, mean, emb_dim), "train_seconds": info.get("seconds"),
-              "train_clips_per_second": info.get("clips_per_second")}
+    result = {"kind": kind, "mode": mode, "seed": seed, "source": source, "split": split,
+              **metrics, **_cost(ctx, model, emb_dim), "train_seconds": info.get("seconds"),
+              "train_clips_per_second": info.get("clips_per_second"), **extra}
     path.write_text(json.dumps(result, indent=2))
     return result
+
+
+def choose_weights(validation: Mapping[str, Mapping[str, float]]) -> str:
+    """Which weights of a run to keep: the one with the higher mean of PSDS1 and PSDS2 on validation.
+
+    ``validation`` maps ``"student"`` (the student's own weights) and ``"mean"`` (the mean
+    student) to their validation metrics. As DCASE keeps the better of its student and
+    mean teacher, chosen on the validation split, never on the evaluation split; a tie keeps
+    the mean student. Taught in notebook 08.
+    """
+    if set(validation) != {"student", "mean"}:
+        raise ValueError(f"validation must score 'student' and 'mean', got {sorted(validation)}.")
+    score = {k: (v["psds1"] + v["psds2"]) / 2 for k, v in validation.items()}
+    return "student" if score["student"] > score["mean"] else "mean"
 
 
 # --------------------------------------------------------------------------
@@ -570,19 +593,36 @@ def summarise(rows: list[dict]) -> list[dict]:
             vals = np.array([r[k] for r in runs], dtype=float)
             entry[k] = float(vals.mean())
             entry[f"{k}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        chosen = [r.get("weights", "mean") for r in runs]
+        entry["weights"] = chosen[0] if len(set(chosen)) == 1 else ", ".join(f"{w} {chosen.count(w)}/{len(chosen)}"
+                                                                           for w in sorted(set(chosen)))
+        if all("both_weights" in r for r in runs):  # both weights on evaluation, whichever was kept
+            for w in ("student", "mean"):
+                for k in ("psds1", "psds2"):
+                    vals = np.array([r["both_weights"][w]["evaluation"][k] for r in runs], dtype=float)
+                    entry[f"{k}_{w}_weights"] = float(vals.mean())
+                    entry[f"{k}_{w}_weights_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
         out.append(entry)
     return out
 
 
 def markdown_table(summary: list[dict]) -> str:
-    """The ablation as a Markdown table (mean ± std over seeds)."""
-    head = ("| model | params | MACs / 10 s | PSDS1 | PSDS2 | collar F1 | intersection F1 | seeds |\n"
-            "|---|---:|---:|---|---|---|---|---:|\n")
+    """The ablation as a Markdown table (mean ± std over seeds).
+
+    ``weights`` says which weights were scored (chosen on validation per run, see
+    :func:`choose_weights`); the last two columns give PSDS1/PSDS2 of the student's own
+    weights and of the mean student on the evaluation split, whichever was kept.
+    """
+    head = ("| model | params | MACs / 10 s | PSDS1 | PSDS2 | collar F1 | intersection F1 | seeds | weights "
+            "| own weights PSDS1 / PSDS2 | mean student PSDS1 / PSDS2 |\n"
+            "|---|---:|---:|---|---|---|---|---:|---|---|---|\n")
     lines = []
     for e in summary:
         cells = [f"{e[k]:.3f} ± {e[k + '_std']:.3f}" for k in METRIC_KEYS]
+        both = [f"{e[f'psds1_{w}_weights']:.3f} / {e[f'psds2_{w}_weights']:.3f}" if f"psds1_{w}_weights" in e else "-"
+                for w in ("student", "mean")]
         lines.append(f"| {e['name']} | {e['params'] / 1e3:.1f} k | {e['macs'] / 1e6:.1f} M | "
-                     + " | ".join(cells) + f" | {e['seeds']} |")
+                     + " | ".join(cells) + f" | {e['seeds']} | {e.get('weights', 'mean')} | " + " | ".join(both) + " |")
     return head + "\n".join(lines) + "\n"
 
 

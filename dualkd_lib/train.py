@@ -48,6 +48,7 @@ from dualkd_lib.distill import (
     MODES,
     TAKD_GRADIENTS,
     _check_choice,
+    blended_target,
     consistency_loss,
     eefd_loss,
     ema_alpha,
@@ -91,7 +92,11 @@ class TrainConfig:
     ``cons_rampup_steps``. ``mixup_prob``: chance that a batch is mixed
     (DCASE mixup, Beta(``mixup_beta``, ``mixup_beta``)). Distillation:
     ``mode`` in :data:`dualkd_lib.distill.MODES`, ``w_kd``, ``kd_temperature``,
-    ``kd_kind``, ``w_emb``, ``eefd_kind``, ``takd_gradient``. Book-keeping:
+    ``kd_kind``, ``w_emb``, ``eefd_kind``, ``takd_gradient``, ``takd_blend``
+    (None: TAKD is a KD term on the mean student, its gradient reaching the student
+    as ``takd_gradient`` says; a number λ: TAKD is one blended consistency target
+    λ·mean student + (1-λ)·teacher, see :func:`~dualkd_lib.distill.blended_target`).
+    Book-keeping:
     ``seed``, ``log_every`` and ``checkpoint_every`` (steps), ``validate_on``
     ("mean" or "student": which model ``val_fn`` sees). Hardware: ``device``
     ("auto": the model's GPU, else ``cuda`` if available, else ``cpu``; or any
@@ -116,6 +121,7 @@ class TrainConfig:
     w_emb: float = 1.0
     eefd_kind: str = "mse"
     takd_gradient: str = "interpolated"
+    takd_blend: float | None = None
     grad_clip: float | None = 5.0
     seed: int = 0
     log_every: int = 50
@@ -135,6 +141,8 @@ class TrainConfig:
         _check_choice("eefd_kind", self.eefd_kind, EEFD_KINDS)
         _check_choice("takd_gradient", self.takd_gradient, TAKD_GRADIENTS)
         _check_choice("validate_on", self.validate_on, ("mean", "student"))
+        if self.takd_blend is not None and not 0.0 <= self.takd_blend <= 1.0:
+            raise ValueError(f"takd_blend must be None or in [0, 1], got {self.takd_blend}.")
         if self.epochs < 1 and self.max_steps is None:
             raise ValueError(f"epochs must be >= 1 (got {self.epochs}) unless max_steps is set.")
         if self.max_steps is not None and self.max_steps < 1:
@@ -306,9 +314,10 @@ def training_step(
     x = batch["features"]
     emb_in = _require(batch, "embeddings", "the teacher's embedding fusion") if model_needs_embeddings else None
     core = model.module if isinstance(model, DistributedDataParallel) else model
+    blended = mode_uses(cfg.mode, "takd") and cfg.takd_blend is not None
     with _autocast(autocast_device):
         out = model(x, emb_in)  # student: strong, weak, embedding_pred
-        if mode_uses(cfg.mode, "takd"):  # mean student with a gradient path to the student
+        if mode_uses(cfg.mode, "takd") and not blended:  # mean student with a gradient path to the student
             a = ema_alpha(step, cfg.ema_alpha)
             out_mean = mean_student_forward(core, mean_model, x, alpha=a, gradient=cfg.takd_gradient,
                                             embeddings=emb_in)
@@ -318,13 +327,19 @@ def training_step(
     if autocast_device is not None:  # losses (BCE, logs) in float32
         out, out_mean = _to_float32(out), _to_float32(out_mean)
 
-    terms = {"sup": supervised_loss(out, batch), "cons": consistency_loss(out, out_mean)}
+    target = out_mean
+    if blended:  # one teacher-corrected target: lam * mean student + (1 - lam) * teacher
+        target = blended_target(out_mean, _require(batch, "teacher_strong", f"mode {cfg.mode!r}"),
+                                _require(batch, "teacher_weak", f"mode {cfg.mode!r}"), cfg.takd_blend)
+    terms = {"sup": supervised_loss(out, batch), "cons": consistency_loss(out, target)}
     loss = terms["sup"] + cfg.cons_max * sigmoid_rampup(step, cfg.cons_rampup_steps) * terms["cons"]
     if mode_uses(cfg.mode, "kd"):  # TAKD: through the mean student; KD: straight to the student
         t_strong = _require(batch, "teacher_strong", f"mode {cfg.mode!r}")
         t_weak = _require(batch, "teacher_weak", f"mode {cfg.mode!r}")
         kd_out = out_mean if mode_uses(cfg.mode, "takd") else out
-        terms["kd"] = kd_loss(kd_out, t_strong, t_weak, temperature=cfg.kd_temperature, kind=cfg.kd_kind)
+        # blended: the KD term *is* the consistency term to the blended target (weight w_cons(t) + w_kd)
+        terms["kd"] = terms["cons"] if blended else kd_loss(kd_out, t_strong, t_weak,
+                                                             temperature=cfg.kd_temperature, kind=cfg.kd_kind)
         loss = loss + cfg.w_kd * terms["kd"]
     if mode_uses(cfg.mode, "emb"):  # EEFD: the embedding distillation layer predicts the frozen embeddings
         target = _require(batch, "embeddings", f"mode {cfg.mode!r} (EEFD targets)")
@@ -640,7 +655,8 @@ def _resume_state(
 def _check_same_run(state: Mapping[str, Any], path: Path, cfg: TrainConfig, steps_per_epoch: int,
                     data_fingerprint: str | None = None) -> None:
     _check_same_data(state, path, data_fingerprint)
-    diffs = _config_diffs(state.get("train_config") or {}, cfg.to_dict(), ignored=RESUMABLE_CHANGES)
+    diffs = _config_diffs(state.get("train_config") or {}, cfg.to_dict(), ignored=RESUMABLE_CHANGES,
+                          defaults=_field_defaults(cfg))
     if diffs:
         details = ", ".join(diffs)
         raise ValueError(
@@ -666,10 +682,23 @@ def _check_same_data(state: Mapping[str, Any], path: Path, data_fingerprint: str
         )
 
 
-def _config_diffs(old: Mapping[str, Any], new: Mapping[str, Any], *, ignored: Sequence[str] = ()) -> list[str]:
-    """``["field: old -> new", ...]`` for every config field that differs (lists and tuples alike)."""
+def _config_diffs(old: Mapping[str, Any], new: Mapping[str, Any], *, ignored: Sequence[str] = (),
+                  defaults: Mapping[str, Any] | None = None) -> list[str]:
+    """``["field: old -> new", ...]`` for every config field that differs (lists and tuples alike).
+
+    A field missing from ``old`` (a config saved before the field existed) counts as its
+    value in ``defaults``: fields are added with defaults that keep the old behaviour.
+    """
+    old = {**{k: v for k, v in (defaults or {}).items() if k not in old}, **old}
     return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
             if key not in ignored and _tuples(old.get(key)) != _tuples(new.get(key))]
+
+
+def _field_defaults(config: Any) -> dict[str, Any]:
+    """Default values of a config dataclass's fields (empty for anything else)."""
+    if not dataclasses.is_dataclass(config):
+        return {}
+    return {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
 
 
 # --------------------------------------------------------------------------
@@ -806,11 +835,12 @@ def check_cached_run(path: str | Path, *, kind: str, model_config: Any, train_co
     ckpt = load_checkpoint(path, expected_kind=kind)
     _check_same_data(ckpt, path, data_fingerprint)
     diffs: list[str] = []
-    for what, old, new, ignored in (
-        ("model", ckpt.get("model_config") or {}, _config_dict(model_config) or {}, ()),
-        ("training", ckpt.get("train_config") or {}, _config_dict(train_config) or {}, COSMETIC_CHANGES),
+    for what, old, config, ignored in (
+        ("model", ckpt.get("model_config") or {}, model_config, ()),
+        ("training", ckpt.get("train_config") or {}, train_config, COSMETIC_CHANGES),
     ):
-        diffs += [f"{what} {diff}" for diff in _config_diffs(old, new, ignored=ignored)]
+        diffs += [f"{what} {diff}" for diff in _config_diffs(old, _config_dict(config) or {}, ignored=ignored,
+                                                            defaults=_field_defaults(config))]
     if diffs:
         raise ValueError(
             f"The cached {kind} run in {path.parent} was made with other settings than the current ones "

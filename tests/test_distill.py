@@ -218,6 +218,38 @@ def test_takd_variants_value_and_gradient_scale() -> None:
         distill.kd_loss(out, target, target.mean(-1)).backward()
         grads[gradient] = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
     torch.testing.assert_close(grads["interpolated"], 0.01 * grads["straight_through"], rtol=1e-3, atol=1e-9)
+    # compensated: the interpolated value with the unscaled gradient (= straight-through when θ̄ = θ)
+    torch.testing.assert_close(grads["compensated"], grads["straight_through"], rtol=1e-3, atol=1e-8)
+
+
+def test_takd_compensated_is_interpolated_divided_by_one_minus_alpha() -> None:
+    """θ̄ ≠ θ: same value as "interpolated" (the mean student after this step), gradient 1/(1-α) larger."""
+    x = _features()
+    target = torch.rand(3, 10, 16, generator=torch.Generator().manual_seed(4))
+    outs, grads = {}, {}
+    for gradient in ("interpolated", "compensated"):
+        model, mean = _student_and_mean()
+        with torch.no_grad():
+            for p in mean.parameters():
+                p.add_(0.05)
+        outs[gradient] = distill.mean_student_forward(model, mean, x, alpha=0.9, gradient=gradient)
+        distill.kd_loss(outs[gradient], target, target.mean(-1)).backward()
+        grads[gradient] = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    torch.testing.assert_close(outs["compensated"].strong, outs["interpolated"].strong)
+    torch.testing.assert_close(grads["compensated"] * 0.1, grads["interpolated"], rtol=1e-3, atol=1e-9)
+
+
+def test_blended_target_mixes_mean_student_and_teacher() -> None:
+    g = torch.Generator().manual_seed(5)
+    mean = _out(torch.rand(2, 10, 6, generator=g), torch.rand(2, 10, generator=g))
+    t_strong, t_weak = torch.rand(2, 10, 6, generator=g), torch.rand(2, 10, generator=g)
+    blend = distill.blended_target(mean, t_strong, t_weak, 0.25)
+    torch.testing.assert_close(blend.strong, 0.25 * mean.strong + 0.75 * t_strong)
+    torch.testing.assert_close(blend.weak, 0.25 * mean.weak + 0.75 * t_weak)
+    torch.testing.assert_close(distill.blended_target(mean, t_strong, t_weak, 1.0).strong, mean.strong)
+    torch.testing.assert_close(distill.blended_target(mean, t_strong, t_weak, 0.0).weak, t_weak)
+    with pytest.raises(ValueError, match="lam"):
+        distill.blended_target(mean, t_strong, t_weak, 1.5)
 
 
 def test_takd_straight_through_value_is_the_mean_students() -> None:

@@ -340,3 +340,21 @@ def test_models_reject_bad_features() -> None:
         model(torch.randn(16, 32))
     with pytest.raises(ValueError, match="mel bands"):
         M.EmbeddingModel(SMALL_EMB)(feats(2, 8, 32))
+
+
+def test_se_bottleneck_without_bias_dies_into_one_half_and_with_bias_does_not() -> None:
+    """A bias-free SE whose ReLU units are all negative outputs sigmoid(0) = 0.5 everywhere."""
+    x = torch.rand(2, 8, 5, 4) + 0.1  # post-ReLU activations are positive
+    for block in (M.SEBlock(8, 4), M.TFWSE(4, 4)):
+        with torch.no_grad():
+            block.squeeze.weight.copy_(-block.squeeze.weight.abs())  # every hidden unit negative: dead
+        s = x.mean(dim=(2, 3)) if isinstance(block, M.SEBlock) else x.mean(dim=1)
+        w = torch.sigmoid(block.excite(torch.relu(block.squeeze(s))))
+        assert torch.all(w == 0.5)
+    biased = M.SEBlock(8, 4, bias=True)
+    assert biased.squeeze.bias is not None and biased.excite.bias is not None
+    cfg = dataclasses.replace(M.TINY_STUDENT, se_bias=True)
+    net = M.SECRNN(cfg, seed=0)
+    assert all(m.squeeze.bias is not None for m in net.modules() if isinstance(m, (M.SEBlock, M.TFWSE)))
+    assert all(m.squeeze.bias is None for m in M.SECRNN(M.TINY_STUDENT, seed=0).modules()
+               if isinstance(m, (M.SEBlock, M.TFWSE)))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dualkd_lib import datasets, models
+from dualkd_lib import datasets, distill, models
 from dualkd_lib.distill import MODES
 from dualkd_lib.train import (
     check_cached_run,
@@ -20,6 +20,7 @@ from dualkd_lib.train import (
     predict_scores,
     save_checkpoint,
     train,
+    training_step,
 )
 
 N_MELS, FRAMES, OUT_FRAMES, EMB_DIM = 16, 64, 16, 8
@@ -112,10 +113,43 @@ def test_same_config_same_history(parts, tmp_path: Path) -> None:
 
 
 def test_takd_gradient_variants_train(parts, tmp_path: Path) -> None:
-    for gradient in ("straight_through", "interpolated"):
+    for gradient in ("straight_through", "interpolated", "compensated"):
         cfg = TrainConfig(mode="takd", takd_gradient=gradient, max_steps=3, **FAST)
         result = train(student(), loader(parts), cfg, run_dir=tmp_path / gradient, progress=False)
         assert all(np.isfinite(h["loss"]) for h in result.history)
+
+
+def test_takd_blended_target_is_one_term(parts) -> None:
+    """takd_blend=λ: the consistency target is λ·mean + (1-λ)·teacher, and the KD term is that same term."""
+    model = student().eval()  # no dropout: the two forward passes below see the same student
+    mean = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in mean.parameters():
+            p.add_(0.05)
+    batch = next(iter(loader(parts)))
+    cfg = TrainConfig(mode="takd", takd_blend=0.3, max_steps=3, **FAST)
+    loss, terms = training_step(model, mean, batch, cfg, step=2)
+    assert terms["kd"] is terms["cons"]
+    with torch.no_grad():
+        m = mean(batch["features"])
+    out = model(batch["features"])
+    blend = distill.blended_target(m, batch["teacher_strong"], batch["teacher_weak"], 0.3)
+    torch.testing.assert_close(terms["cons"], distill.consistency_loss(out, blend))
+    w_cons = cfg.cons_max * distill.sigmoid_rampup(2, cfg.cons_rampup_steps)
+    torch.testing.assert_close(loss, terms["sup"] + (w_cons + cfg.w_kd) * terms["cons"])
+    with pytest.raises(ValueError, match="takd_blend"):
+        TrainConfig(mode="takd", takd_blend=2.0)
+
+
+def test_a_config_field_added_later_takes_its_default_in_old_checkpoints(tmp_path: Path) -> None:
+    """A checkpoint saved before a field existed is not stale for that field's default."""
+    from dualkd_lib.train import _config_diffs, _field_defaults
+
+    cfg = TrainConfig(mode="takd")
+    old = {k: v for k, v in cfg.to_dict().items() if k != "takd_blend"}
+    assert _config_diffs(old, cfg.to_dict(), defaults=_field_defaults(cfg)) == []
+    changed = TrainConfig(mode="takd", takd_blend=0.5)
+    assert _config_diffs(old, changed.to_dict(), defaults=_field_defaults(changed)) == ["takd_blend: None -> 0.5"]
 
 
 def test_kd_mode_without_teacher_outputs_raises(tmp_path: Path) -> None:
