@@ -81,12 +81,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None,
                    help="students trained at a time, in worker processes (default: 2 with 2+ CPU cores, else 1)")
 
-    p = sub.add_parser("predict", help="detect sound events in your own recordings")
-    p.add_argument("--checkpoint", type=Path, required=True)
-    p.add_argument("inputs", type=Path, nargs="+", help="WAV files or folders (any sample rate, mono/stereo, any length)")
-    p.add_argument("--out", type=Path, required=True, help="detections TSV (event_label onset offset filename)")
-    p.add_argument("--scores-out", type=Path, default=None, help="also write frame scores (sed_scores_eval TSVs) here")
-    p.add_argument("--threshold", type=float, default=0.5)
+    p = sub.add_parser("predict", help="detect sound events in your own recordings",
+                       description="Detect sound events in WAV/FLAC files or folders. Files that cannot be read "
+                                   "are skipped with a warning and listed at the end; the exit code is then 3 "
+                                   "(0: every file processed, 2: an error stopped the command).")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="a student's final.pt (or a teacher's, with its embedding model); its inference.pt next to it")
+    p.add_argument("inputs", type=Path, nargs="+",
+                   help="WAV/FLAC files or folders (searched recursively; any sample rate, channels and length)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="detections TSV (event_label onset offset filename); never overwritten")
+    p.add_argument("--scores", type=Path, default=None,
+                   help="also write one sed_scores_eval score TSV per file into this new (or empty) folder")
+    p.add_argument("--scores-out", type=Path, default=None, help=argparse.SUPPRESS)  # old name of --scores
+    p.add_argument("--threshold", type=float, default=None,
+                   help="decision threshold (default: the one saved with the checkpoint, 0.5 in every preset)")
+    p.add_argument("--embedding-model", type=Path, default=None,
+                   help="a teacher's embedding model (embedding/final.pt of its work folder), if the teacher "
+                        "checkpoint does not record it")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first file that cannot be read (default: skip it, report it, exit 3)")
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (checked against PyTorch), optionally int8")
     p.add_argument("--checkpoint", type=Path, required=True)
@@ -193,17 +207,23 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         ctx = pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
         jobs = args.jobs if args.jobs is not None else pipeline.default_jobs()
-        table = pipeline.run_ablation(ctx, seeds=range(args.seeds), out_dir=args.out, jobs=jobs)
+        table = pipeline.run_ablation(ctx, seeds=range(args.seeds), out_dir=args.out, jobs=jobs, baselines=True)
         print(table)
         return 0
     if args.command == "predict":
-        from dualkd_lib import pipeline
+        from dualkd_lib import predict
 
-        n = pipeline.predict_files(
-            args.checkpoint, args.inputs, args.out, scores_out=args.scores_out, threshold=args.threshold
-        )
-        print(f"wrote {n} detections to {args.out}")
-        return 0
+        scores = args.scores
+        if args.scores_out is not None:
+            print("dualkd predict: --scores-out is deprecated; use --scores", file=sys.stderr)
+            if scores is not None and scores != args.scores_out:
+                raise ValueError(f"--scores {scores} and --scores-out {args.scores_out} disagree; give --scores only.")
+            scores = args.scores_out
+        result = predict.predict_files(args.checkpoint, args.inputs, args.out, scores=scores,
+                                       threshold=args.threshold, embedding_model=args.embedding_model,
+                                       strict=args.strict)
+        print(f"dualkd predict: {result.summary()}")
+        return result.exit_code  # 0, or predict.SKIPPED_EXIT_CODE (3) when files were skipped
     if args.command == "export":
         from dualkd_lib import export
 

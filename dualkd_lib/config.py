@@ -27,8 +27,17 @@ from dualkd_lib.train import TrainConfig
 class PretrainConfig:
     """Pre-training of the frozen embedding model (our BEATs stand-in).
 
-    It learns frame- and clip-level class labels on a separate generated corpus
-    of ``n_clips`` clips (its own seed stream), so the course data never leak in.
+    It learns on a separate generated corpus of ``n_clips`` clips (its own seed
+    stream), so the course data never leak in. ``objective``:
+
+    - ``"frame_labels"``: frame- and clip-level labels of the course's 10 classes
+      (strong labels; the stand-in knows the answers the students are asked for);
+    - ``"clip_taxonomy"``: clip-level labels only, of a broader taxonomy
+      (:data:`dualkd_lib.corpus.TAXONOMY`), on clips of both recording domains
+      (``recorded_share`` of them recorded in a room), as BEATs learned from
+      AudioSet; the model standardises its input with its own scaler, fitted on
+      its corpus, so it serves any data of its preset.
+
     Taught in notebook 03.
     """
 
@@ -37,6 +46,14 @@ class PretrainConfig:
     batch_size: int = 32
     lr: float = 2e-3
     seed: int = 1000
+    objective: str = "frame_labels"
+    recorded_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.objective not in ("frame_labels", "clip_taxonomy"):
+            raise ValueError(f"PretrainConfig.objective={self.objective!r}: use 'frame_labels' or 'clip_taxonomy'.")
+        if not 0.0 <= self.recorded_share <= 1.0:
+            raise ValueError(f"PretrainConfig.recorded_share={self.recorded_share!r}: must be in [0, 1].")
 
 
 @dataclass(frozen=True)

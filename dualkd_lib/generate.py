@@ -50,6 +50,8 @@ from tqdm.auto import tqdm
 
 from dualkd_lib.constants import CLASSES, CLIP_SECONDS, SAMPLE_RATE
 from dualkd_lib.layout import SPLITS
+from dualkd_lib.other_sounds import OTHER_CLASSES, synthesize_other
+from dualkd_lib.recording import DRY, RecordingDomain, draw_recording, render_event
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +116,10 @@ class GeneratorConfig:
     - ``ensure_all_classes``: clip ``i < 10`` of every labeled split is forced
       to contain ``CLASSES[i]``, so every class has ground truth in every
       labeled split (``sed_scores_eval`` refuses a class without any).
+    - ``recorded_domain``: how every split *but the strong one* is recorded
+      (:class:`~dualkd_lib.recording.RecordingDomain`). The strong split is always
+      rendered dry, like DESED's synthetic strong clips; ``DRY`` here (the default)
+      gives all splits one rendering, ``ROOM_MICROPHONE`` gives DESED's two domains.
 
     Taught in notebook 01.
     """
@@ -138,6 +144,11 @@ class GeneratorConfig:
     distractor_rate: float = 0.5
     empty_clip_prob: float = 0.0
     ensure_all_classes: bool = True
+    recorded_domain: RecordingDomain = DRY
+
+    def domain(self, split: str) -> RecordingDomain:
+        """The recording domain of ``split``: ``DRY`` for the strong split, else ``recorded_domain``."""
+        return DRY if split == "strong" else self.recorded_domain
 
     def __post_init__(self) -> None:
         for name in ("n_strong", "n_weak", "n_unlabeled", "n_validation", "n_evaluation"):
@@ -667,6 +678,8 @@ class ClipParts:
     background: np.ndarray
     stems: list[tuple[str | None, int, np.ndarray]] = field(default_factory=list)
     events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["onset", "offset", "event_label"]))
+    #: classes outside DESED in the clip (unlabelled for the course; the corpus labels them)
+    others: list[str] = field(default_factory=list)
 
 
 def _class_weights(cfg: GeneratorConfig) -> np.ndarray:
@@ -735,12 +748,16 @@ def _plan_events(
 
 
 def compose_clip(
-    rng: np.random.Generator, cfg: GeneratorConfig | None = None, *, classes: Iterable[str] | None = None
+    rng: np.random.Generator, cfg: GeneratorConfig | None = None, *, classes: Iterable[str] | None = None,
+    domain: RecordingDomain = DRY, others: Iterable[str] = (),
 ) -> ClipParts:
     """Build one 10-s clip and keep its parts (background, scaled event stems, events).
 
     ``classes``: labels that must occur (at least one event each); the rest
-    are drawn as configured. Taught in notebook 01.
+    are drawn as configured. ``domain``: how the clip is recorded (events through a
+    room and a microphone, lower SNRs, extra unlabelled sounds; ``DRY`` draws no
+    random numbers for it). ``others``: sounds outside DESED that must occur
+    (:mod:`dualkd_lib.other_sounds`, for the embedding corpus). Taught in notebook 01.
     """
     cfg = cfg or GeneratorConfig()
     forced = list(classes) if classes is not None else []
@@ -753,6 +770,14 @@ def compose_clip(
     background = _background(n, rng, cfg) * np.float32(bg_rms)
     mixture = background.copy()
     plan = _plan_events(rng, cfg, forced)
+    wanted_others = list(others)
+    rec_rng = None
+    if not domain.is_dry or wanted_others:  # a separate stream: dry clips keep their exact draws
+        rec_rng = np.random.default_rng(int(rng.integers(2**63)))
+    recording = draw_recording(domain, rec_rng) if rec_rng is not None else draw_recording(DRY, rng)
+    if recording.mic_sos is not None:  # the background is heard through the same microphone
+        background = _unit(render_event(background, recording.microphone_only)) * np.float32(bg_rms)
+        mixture = background.copy()
 
     voices = {lab: int(rng.integers(2**32)) for lab in dict.fromkeys(lab for lab, _, _ in plan)}
     stems: list[tuple[str | None, int, np.ndarray]] = []
@@ -763,8 +788,9 @@ def compose_clip(
         pre = int(rng.uniform(0.2, 1.0) * SR) if on <= 0.0 else 0
         post = int(rng.uniform(0.2, 1.0) * SR) if off >= CLIP_SECONDS else 0
         audio = SOUND_MODELS[lab](pre + (stop - start) + post, rng, np.random.default_rng(voices[lab]))
-        audio = audio[pre:pre + stop - start]
-        snr = rng.uniform(*cfg.snr_db_range) - heavy
+        audio = render_event(audio, recording)[pre:pre + stop - start] if rec_rng is not None \
+            else audio[pre:pre + stop - start]
+        snr = rng.uniform(*cfg.snr_db_range) - heavy + domain.snr_offset_db
         audio = audio * np.float32(bg_rms * 10 ** (snr / 20) / max(_active_rms(audio), 1e-9))
         mixture[start:stop] += audio
         stems.append((lab, start, audio))
@@ -780,6 +806,20 @@ def compose_clip(
         mixture[start:start + length] += audio
         stems.append((None, start, audio))
 
+    other_labels: list[str] = []
+    if rec_rng is not None:  # sounds outside DESED: the recorded domain's extras, and the ones asked for
+        n_extra = int(rec_rng.poisson(domain.extra_distractor_rate))
+        for lab in wanted_others + [str(rec_rng.choice(OTHER_CLASSES)) for _ in range(n_extra)]:
+            d = rec_rng.uniform(0.5, 4.0)
+            start = int(rec_rng.integers(0, n - int(0.5 * SR)))
+            length = min(int(d * SR), n - start)
+            audio = render_event(synthesize_other(lab, length, rec_rng), recording)
+            snr = rec_rng.uniform(*cfg.snr_db_range) - heavy + domain.snr_offset_db
+            audio = audio * np.float32(bg_rms * 10 ** (snr / 20) / max(_active_rms(audio), 1e-9))
+            mixture[start:start + length] += audio
+            stems.append((None, start, audio))
+            other_labels.append(lab)
+
     peak = float(np.max(np.abs(mixture)))
     if peak > 0.98:  # keep clear of clipping: scale every part alike
         g = np.float32(0.98 / peak)
@@ -787,7 +827,8 @@ def compose_clip(
         background = background * g
         stems = [(lab, s, a * g) for lab, s, a in stems]
     events = pd.DataFrame(rows, columns=["onset", "offset", "event_label", "snr_db"])
-    return ClipParts(mixture=mixture, background=background, stems=stems, events=events)
+    return ClipParts(mixture=mixture, background=background, stems=stems, events=events,
+                     others=sorted(set(other_labels)))
 
 
 def _active_rms(x: np.ndarray, frame: int = 320) -> float:
@@ -800,15 +841,17 @@ def _active_rms(x: np.ndarray, frame: int = 320) -> float:
 
 
 def generate_clip(
-    rng: np.random.Generator, cfg: GeneratorConfig | None = None, *, classes: Iterable[str] | None = None
+    rng: np.random.Generator, cfg: GeneratorConfig | None = None, *, classes: Iterable[str] | None = None,
+    domain: RecordingDomain = DRY,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """One 10-s soundscape and its strong labels.
 
     Returns ``(waveform, events)``: float32 ``[160000]`` at 16 kHz, and a DataFrame
     ``onset, offset, event_label`` (seconds, 3 decimals, sorted by onset).
-    ``classes`` forces these labels to occur. Taught in notebook 01.
+    ``classes`` forces these labels to occur; ``domain`` is how it is recorded
+    (see :func:`compose_clip`). Taught in notebook 01.
     """
-    parts = compose_clip(rng, cfg, classes=classes)
+    parts = compose_clip(rng, cfg, classes=classes, domain=domain)
     return parts.mixture, parts.events[["onset", "offset", "event_label"]].reset_index(drop=True)
 
 
@@ -1011,7 +1054,8 @@ def make_dataset(
         audio_dir.mkdir(parents=True, exist_ok=True)
         rows: list[tuple[str, pd.DataFrame]] = []
         for i in tqdm(range(n_clips), desc=f"generate {name}", disable=not progress, unit="clip"):
-            wav, ev = generate_clip(clip_rng(seed, name, i), cfg, classes=_forced_classes(cfg, name, i))
+            wav, ev = generate_clip(clip_rng(seed, name, i), cfg, classes=_forced_classes(cfg, name, i),
+                                    domain=cfg.domain(name))
             fname = _clip_name(name, i)
             _write_wav(audio_dir / fname, wav)
             rows.append((fname, ev))

@@ -131,7 +131,7 @@ class Context:
     _splits: dict[str, SplitTensors] = field(default_factory=dict, repr=False)
     _scaler: Scaler | None = field(default=None, repr=False)
     _embedding_model: nn.Module | None = field(default=None, repr=False)
-    _teacher: nn.Module | None = field(default=None, repr=False)
+    _teachers: dict[int, nn.Module] = field(default_factory=dict, repr=False)
     _embeddings: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
     _teacher_outputs: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
     _data_fingerprint: str | None = field(default=None, repr=False)
@@ -242,7 +242,7 @@ class Context:
             source = _fingerprint(self.work_dir / "embedding" / "final.pt")
             cached = torch.load(path, weights_only=True) if path.is_file() else None
             if cached is None or cached["source"] != source or len(cached["frame"]) != len(self.split(split)):
-                frame = _embed(self.embedding_model(), self.split(split).features, progress=self.progress,
+                frame = _embed(self.embedding_model(), embedding_input(self, split), progress=self.progress,
                                desc=f"embeddings: {split}")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 torch.save({"source": source, "frame": frame}, path)
@@ -254,24 +254,28 @@ class Context:
     def teacher_path(self, seed: int = 0) -> Path:
         return self.work_dir / "runs" / f"teacher-seed{seed}" / "final.pt"
 
+    def plain_teacher_path(self, seed: int = 0) -> Path:
+        """The teacher CRNN trained *without* embeddings (the paper's "baseline CRNN")."""
+        return self.work_dir / "runs" / f"teacher-noemb-seed{seed}" / "final.pt"
+
     def teacher(self, seed: int = 0) -> nn.Module:
-        """The frozen teacher (its mean model, as DCASE reports); trains it once."""
-        if self._teacher is None:
+        """The frozen teacher of ``seed`` (its mean model, as DCASE reports); trains it once."""
+        if seed not in self._teachers:
             if not _cached_run_fits(self, "teacher", self.teacher_path(seed), self.preset.teacher_config(seed)):
                 train_teacher(self, seed=seed)
             _, mean, _ = load_model_from_checkpoint(self.teacher_path(seed), expected_kind="teacher")
-            self._teacher = mean.eval().requires_grad_(False)
-        return self._teacher
+            self._teachers[seed] = mean.eval().requires_grad_(False)
+        return self._teachers[seed]
 
     def teacher_outputs(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The frozen teacher's soft outputs ``(strong [N,C,T], weak [N,C])`` on ``split`` (cached)."""
         if split not in self._teacher_outputs:
             path = self.work_dir / "teacher_outputs" / f"{split}.pt"
-            self.teacher()  # trains it first if needed
-            source = _fingerprint(self.teacher_path())
+            self.teacher(0)  # the one frozen teacher every student learns from (seed 0); trains it if needed
+            source = _fingerprint(self.teacher_path(0))
             cached = torch.load(path, weights_only=True) if path.is_file() else None
             if cached is None or cached["source"] != source or len(cached["weak"]) != len(self.split(split)):
-                strong, weak = predict_scores(self.teacher(), self.split(split).features,
+                strong, weak = predict_scores(self.teacher(0), self.split(split).features,
                                               embeddings=self.embeddings(split), progress=self.progress)
                 cached = {"source": source, "strong": torch.as_tensor(strong), "weak": torch.as_tensor(weak)}
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -325,13 +329,16 @@ class Context:
         return build_train_loader(*parts, batch_sizes=batch_sizes, seed=seed)
 
 
-def _cached_run_fits(ctx: Context, kind: str, path: Path, train_config) -> bool:
+def _cached_run_fits(ctx: Context, kind: str, path: Path, train_config, model_config=None) -> bool:
     """False when ``path`` holds no finished run; True when it holds one made with the preset's
     settings on this data; ``ValueError`` (:func:`~dualkd_lib.train.check_cached_run`) when it
-    holds a stale one. The embedding model trains on its own corpus: no data fingerprint."""
+    holds a stale one. The embedding model trains on its own corpus: no data fingerprint.
+    ``model_config``: the architecture to compare with (default: the preset's for ``kind``)."""
     if not path.is_file():
         return False
-    model_config = {"embedding": ctx.preset.embedding, "teacher": ctx.preset.teacher, "student": ctx.preset.student}[kind]
+    if model_config is None:
+        model_config = {"embedding": ctx.preset.embedding, "teacher": ctx.preset.teacher,
+                        "student": ctx.preset.student}[kind]
     check_cached_run(path, kind=kind, model_config=model_config, train_config=train_config,
                      data_fingerprint=None if kind == "embedding" else ctx.data_fingerprint())
     return True
@@ -357,26 +364,43 @@ def _embed(model: nn.Module, features: torch.Tensor, *, progress: bool, desc: st
 def pretrain_embedding_model(ctx: Context, path: Path) -> Path:
     """Pre-train the embedding model on its own generated corpus and save it to ``path``.
 
-    The corpus (``preset.pretrain.n_clips`` clips from a separate seed stream)
-    is strongly labelled; the model learns frame- and clip-level class targets,
-    so its frame embeddings carry what a large pre-trained model (BEATs) knows.
-    Taught in notebook 03.
+    The corpus (``preset.pretrain.n_clips`` clips from a separate seed stream) never
+    holds a course clip. With ``objective="frame_labels"`` it is strongly labelled with
+    the course's classes and the model learns frame- and clip-level targets; with
+    ``"clip_taxonomy"`` it learns clip labels of a broader taxonomy on both recording
+    domains, and keeps its own input scaler (``extra["input_scaler"]``), as BEATs knows
+    audio, not the course's answers. Taught in notebook 03.
     """
     p = ctx.preset
     cfg = p.pretrain
     t0 = time.perf_counter()
-    log.info("Pre-training the embedding model on %d generated clips (seed %d).", cfg.n_clips, cfg.seed)
-    waves, events = generate.make_embedding_corpus(cfg.n_clips, cfg.seed, p.generator, progress=ctx.progress)
-    logmel, scaler, enc = LogMel(p.features), ctx.scaler(), ctx.encoder
-    feats = []
+    log.info("Pre-training the embedding model on %d generated clips (seed %d, %s).", cfg.n_clips, cfg.seed,
+             cfg.objective)
+    logmel = LogMel(p.features)
+    if cfg.objective == "clip_taxonomy":
+        from dualkd_lib.corpus import TAXONOMY, make_taxonomy_corpus
+
+        if p.embedding.n_classes != len(TAXONOMY):
+            raise ValueError(f"The clip_taxonomy objective has {len(TAXONOMY)} classes, but the preset's embedding "
+                             f"model has n_classes={p.embedding.n_classes}; set n_classes={len(TAXONOMY)}.")
+        waves, clip_labels = make_taxonomy_corpus(cfg.n_clips, cfg.seed, p.generator, progress=ctx.progress,
+                                                  recorded_share=cfg.recorded_share)
+        targets = {"clip": torch.from_numpy(clip_labels)}
+    else:
+        waves, events = generate.make_embedding_corpus(cfg.n_clips, cfg.seed, p.generator, progress=ctx.progress)
+        strong = torch.as_tensor(np.stack([ctx.encoder.encode_strong(ev) for ev in events]))
+        targets = {"frame": strong, "clip": strong.amax(dim=-1)}
+    raw = []
     with torch.no_grad():
         for i in tqdm(range(0, len(waves), 32), desc="log-mel features: embedding corpus",
                       disable=not ctx.progress, unit="batch"):
-            feats.append(scaler(logmel(torch.from_numpy(waves[i:i + 32]))))
+            raw.append(logmel(torch.from_numpy(waves[i:i + 32])))
     del waves
-    x = torch.cat(feats)
-    strong = torch.as_tensor(np.stack([enc.encode_strong(ev) for ev in events]))
-    weak = strong.amax(dim=-1)
+    own_scaler = cfg.objective == "clip_taxonomy"
+    scaler = Scaler(p.features.n_mels).fit(raw).eval() if own_scaler else ctx.scaler()
+    with torch.no_grad():
+        x = torch.cat([scaler(r) for r in raw])
+    del raw
     torch.manual_seed(cfg.seed)
     model = models.EmbeddingModel(p.embedding, seed=cfg.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -389,7 +413,9 @@ def pretrain_embedding_model(ctx: Context, path: Path) -> Path:
     for epoch in range(cfg.epochs):
         for idx in torch.randperm(len(x), generator=gen).split(cfg.batch_size):
             logits = model.pretrain_logits(x[idx])
-            loss = bce(logits.frame, strong[idx]) + bce(logits.clip, weak[idx])
+            loss = bce(logits.clip, targets["clip"][idx])
+            if "frame" in targets:
+                loss = loss + bce(logits.frame, targets["frame"][idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -398,12 +424,50 @@ def pretrain_embedding_model(ctx: Context, path: Path) -> Path:
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
     bar.close()
     model.eval()
+    extra = {"seconds": time.perf_counter() - t0, "n_clips": cfg.n_clips}
+    if own_scaler:
+        extra["input_scaler"] = {k: v.clone() for k, v in scaler.state_dict().items()}
     save_checkpoint(path, model=model, mean_model=None, optimizer=None, step=len(history), epoch=cfg.epochs,
                     history=history, model_kind="embedding", model_config=p.embedding,
-                    train_config=dataclasses.asdict(cfg), preset=p.name,
-                    extra={"seconds": time.perf_counter() - t0, "n_clips": cfg.n_clips}, overwrite=False)
+                    train_config=dataclasses.asdict(cfg), preset=p.name, extra=extra, overwrite=False)
     log.info("Embedding model pre-trained in %.0f s -> %s", time.perf_counter() - t0, path)
     return path
+
+
+def embedding_input(ctx: Context, split: str) -> torch.Tensor:
+    """What the embedding model reads for ``split``: the course's standardised features, or the
+    raw log-mels standardised with the model's own scaler when it has one (``clip_taxonomy``)."""
+    ckpt = load_checkpoint(ctx.work_dir / "embedding" / "final.pt", expected_kind="embedding")
+    state = (ckpt.get("extra") or {}).get("input_scaler")
+    if state is None:
+        return ctx.split(split).features
+    scaler = Scaler(ctx.preset.features.n_mels)
+    scaler.load_state_dict(state)
+    with torch.no_grad():
+        return scaler.eval()(ctx._raw_features(split)[1])
+
+
+def linear_probe(ctx: Context, *, steps: int = 300, lr: float = 1e-2, seed: int = 0) -> dict:
+    """How much the frozen frame embeddings know: a linear frame classifier on them.
+
+    Trains ``Linear(emb_dim, classes)`` + sigmoid per frame on the strong split's frozen
+    embeddings (full batch, Adam, ``steps`` steps) and scores it like a model: PSDS1,
+    PSDS2 and F1 on the validation and evaluation splits. Taught in notebook 03.
+    """
+    emb, labels = ctx.embeddings("strong"), ctx.split("strong").strong.float()
+    torch.manual_seed(seed)
+    probe = nn.Conv1d(emb.shape[1], labels.shape[1], 1)
+    opt = torch.optim.Adam(probe.parameters(), lr=lr)
+    for _ in tqdm(range(steps), desc="linear probe", disable=not ctx.progress, unit="step"):
+        loss = nn.functional.binary_cross_entropy_with_logits(probe(emb), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    out = {"final_loss": float(loss.detach())}
+    with torch.no_grad():
+        for split in ("validation", "evaluation"):
+            out[split] = evaluate_scores(ctx, torch.sigmoid(probe(ctx.embeddings(split))).numpy(), split)
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -420,10 +484,15 @@ def _inference_extra(ctx: Context) -> dict:
     }
 
 
-def _save_inference_bundle(ctx: Context, run_dir: Path) -> None:
+def _save_inference_bundle(ctx: Context, run_dir: Path, *, embedding_model: Path | None = None) -> None:
+    """``inference.pt`` beside a run: what ``dualkd predict`` needs besides the weights. A teacher's
+    also records where its embedding model is (``embedding_model_path``, relative to ``run_dir``)."""
     path = run_dir / "inference.pt"
     if not path.exists():
-        torch.save(_inference_extra(ctx), path)
+        bundle = _inference_extra(ctx)
+        if embedding_model is not None:
+            bundle["embedding_model_path"] = os.path.relpath(embedding_model, run_dir)
+        torch.save(bundle, path)
 
 
 def train_teacher(ctx: Context, *, seed: int = 0) -> Path:
@@ -439,8 +508,33 @@ def train_teacher(ctx: Context, *, seed: int = 0) -> Path:
     model = models.CRNN(ctx.preset.teacher, seed=seed)
     result = train(model, loader, cfg, run_dir=run_dir, teacher_needs_embeddings=True,
                    progress=ctx.progress, preset=ctx.preset.name, data_fingerprint=ctx.data_fingerprint())
-    _save_inference_bundle(ctx, run_dir)
+    stand_in = ctx.work_dir / "embedding" / "final.pt"  # real DESED reads BEATs from HDF5: nothing to record
+    _save_inference_bundle(ctx, run_dir, embedding_model=stand_in if stand_in.is_file() else None)
     _write_run_info(run_dir, result, cfg)
+    return result.final_path
+
+
+def plain_teacher_config(ctx: Context) -> models.CRNNConfig:
+    """The teacher's architecture without the embedding fusion (``embedding_dim=0``)."""
+    return dataclasses.replace(ctx.preset.teacher, embedding_dim=0)
+
+
+def train_plain_teacher(ctx: Context, *, seed: int = 0) -> Path:
+    """Train the teacher CRNN *without* embeddings, as the teacher otherwise; returns ``final.pt``.
+
+    The paper's "baseline CRNN" beside "CRNN + BEATs": what the pre-trained embeddings
+    add to the teacher. Only the ablation trains it; no student learns from it.
+    Taught in notebook 08.
+    """
+    cfg = ctx.preset.teacher_config(seed)
+    path = ctx.plain_teacher_path(seed)
+    _cached_run_fits(ctx, "teacher", path, cfg, model_config=plain_teacher_config(ctx))
+    loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=seed, with_teacher=False, with_embeddings=False)
+    model = models.CRNN(plain_teacher_config(ctx), seed=seed)
+    result = train(model, loader, cfg, run_dir=path.parent, progress=ctx.progress, preset=ctx.preset.name,
+                   data_fingerprint=ctx.data_fingerprint())
+    _save_inference_bundle(ctx, path.parent)
+    _write_run_info(path.parent, result, cfg)
     return result.final_path
 
 
@@ -528,7 +622,13 @@ def _cost(ctx: Context, model: nn.Module, emb_dim: int = 0) -> dict:
 
 def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
     """Metrics of one finished run on the evaluation split, cached in ``metrics.json``."""
-    if kind == "teacher":
+    plain = kind == "teacher" and mode == "no_embeddings"
+    if plain:
+        if not _cached_run_fits(ctx, "teacher", ctx.plain_teacher_path(seed), ctx.preset.teacher_config(seed),
+                                model_config=plain_teacher_config(ctx)):
+            train_plain_teacher(ctx, seed=seed)
+        run_dir = ctx.plain_teacher_path(seed).parent
+    elif kind == "teacher":
         ctx.teacher(seed)
         run_dir = ctx.teacher_path(seed).parent
     else:
@@ -551,10 +651,14 @@ def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
         weights = choose_weights({name: s["validation"] for name, s in scores.items()})
         metrics, model = scores[weights]["evaluation"], both[weights]
         extra = {"weights": weights, "chosen_on": "validation", "both_weights": scores}
-    else:  # the frozen teacher is its mean model, as its outputs teach the students
-        metrics, model = evaluate_model(ctx, mean, split, needs_embeddings=True), mean
-        extra = {"weights": "mean", "chosen_on": "fixed"}
-    emb_dim = ctx.preset.teacher.embedding_dim if kind == "teacher" else 0
+    else:  # the frozen teacher is its mean model, as its outputs teach the students; both reported
+        needs = not plain
+        scores = {name: {"validation": evaluate_model(ctx, m, "validation", needs_embeddings=needs),
+                         "evaluation": evaluate_model(ctx, m, split, needs_embeddings=needs)}
+                  for name, m in (("student", own), ("mean", mean))}
+        metrics, model = scores["mean"]["evaluation"], mean
+        extra = {"weights": "mean", "chosen_on": "fixed (the mean teacher teaches)", "both_weights": scores}
+    emb_dim = ctx.preset.teacher.embedding_dim if kind == "teacher" and not plain else 0
     info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").is_file() else {}
     result = {"kind": kind, "mode": mode, "seed": seed, "source": source, "split": split,
               **metrics, **_cost(ctx, model, emb_dim), "train_seconds": info.get("seconds"),
@@ -674,14 +778,35 @@ def train_students_in_parallel(ctx: Context, runs: Sequence[tuple[str, int]], jo
             bar.set_postfix_str(f"done: {mode} seed {seed}")
 
 
+def probe_metrics(ctx: Context, seed: int = 0) -> dict:
+    """The linear probe of the frozen embeddings as an ablation row (cached in ``probe.json``)."""
+    path = ctx.work_dir / "embedding" / f"probe-seed{seed}.json"
+    source = _fingerprint(ctx.work_dir / "embedding" / "final.pt")
+    if path.is_file():
+        cached = json.loads(path.read_text())
+        if cached.get("source") == source:
+            return cached
+    probe = linear_probe(ctx, seed=seed)
+    emb = ctx.embedding_model()
+    cost = _cost(ctx, emb)
+    dim = ctx.preset.embedding.emb_dim
+    cost["params"] += dim * len(CLASSES) + len(CLASSES)
+    result = {"kind": "probe", "mode": "linear probe", "seed": seed, "source": source, **probe["evaluation"],
+              **cost, "validation": probe["validation"], "weights": "probe", "chosen_on": "-"}
+    path.write_text(json.dumps(result, indent=2))
+    return result
+
+
 def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Path | None = None,
-                 modes: Sequence[str] = STUDENT_MODES, jobs: int = 1) -> str:
+                 modes: Sequence[str] = STUDENT_MODES, jobs: int = 1, baselines: bool = False) -> str:
     """Teacher and the five student modes over ``seeds``; writes ablation.md/.json.
 
     The teacher is the frozen pre-trained model of the method: trained once
     (seed 0) and shared by every student run. ``jobs > 1`` trains that many
     students at a time in worker processes (:func:`train_students_in_parallel`).
-    Returns the Markdown table. Taught in notebook 08.
+    ``baselines``: also the rows no notebook loads, the teacher CRNN without embeddings
+    (one run per seed) and the linear probe of the frozen embeddings (generated data
+    only). Returns the Markdown table. Taught in notebook 08.
     """
     seeds = list(seeds)
     if not seeds:
@@ -700,6 +825,15 @@ def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Pa
     t0 = time.perf_counter()
     rows = [{"name": "teacher (CRNN + embeddings)", **run_metrics(ctx, "teacher", "teacher", 0)}]
     timings["teacher"] = time.perf_counter() - t0
+    if baselines:
+        t0 = time.perf_counter()
+        rows += [{"name": "teacher CRNN without embeddings", **run_metrics(ctx, "teacher", "no_embeddings", s)}
+                 for s in seeds]
+        timings["teacher without embeddings"] = time.perf_counter() - t0
+        if ctx.preset.generator is not None:
+            t0 = time.perf_counter()
+            rows.append({"name": "embedding model, linear probe", **probe_metrics(ctx)})
+            timings["linear probe"] = time.perf_counter() - t0
     if jobs > 1:
         t0 = time.perf_counter()
         train_students_in_parallel(ctx, [(m, s) for m in modes for s in seeds], jobs)
@@ -722,82 +856,6 @@ def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Pa
 
 
 # --------------------------------------------------------------------------
-# Prediction on anyone's recordings
+# Prediction on anyone's recordings: moved to dualkd_lib.predict
 # --------------------------------------------------------------------------
-def _collect_wavs(inputs: Sequence[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.suffix.lower() in (".wav", ".flac"))
-            if not found:
-                raise FileNotFoundError(f"{item} holds no .wav or .flac files.")
-            files.extend(found)
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise FileNotFoundError(f"{item} does not exist; give WAV files or folders that hold them.")
-    return files
-
-
-def predict_files(checkpoint: str | Path, inputs: Sequence[str | Path], out: str | Path, *,
-                  scores_out: str | Path | None = None, threshold: float | None = None,
-                  progress: bool = True) -> int:
-    """Detect events in any recordings (``dualkd predict``); returns the number of detections.
-
-    Audio of any sample rate (resampled to 16 kHz), mono or stereo (averaged),
-    any length: cut into 10-s windows, scored, joined again. Writes DESED
-    detections (``event_label onset offset filename``) after the model's
-    post-processing, and optionally the frame scores in sed_scores_eval's
-    format. A student checkpoint runs alone; the teacher needs the embedding
-    model and is refused here. Taught in notebook 09.
-    """
-    checkpoint = Path(checkpoint)
-    out = Path(out)
-    if out.exists():
-        raise FileExistsError(f"{out} exists; choose another --out (detections are never overwritten).")
-    ckpt = load_checkpoint(checkpoint)
-    if ckpt["model_kind"] != "student":
-        raise ValueError(f"{checkpoint} holds a {ckpt['model_kind']} model; `dualkd predict` runs a student "
-                         "checkpoint (the teacher also needs the embedding model's output).")
-    bundle_path = checkpoint.parent / "inference.pt"
-    if not bundle_path.is_file():
-        raise FileNotFoundError(f"{bundle_path} is missing: it holds the feature settings and scaler that go "
-                                "with the checkpoint; train with `dualkd train-student` to create both.")
-    bundle = torch.load(bundle_path, map_location="cpu", weights_only=True)
-    from dualkd_lib.features import FeatureConfig
-
-    fcfg = FeatureConfig(**bundle["features"])
-    _, mean, _ = load_model_from_checkpoint(checkpoint, expected_kind="student")
-    model = mean.without_embedding_head().eval()
-    scaler = Scaler(fcfg.n_mels)
-    scaler.load_state_dict(bundle["scaler_state"])
-    logmel = LogMel(fcfg)
-    threshold = bundle["threshold"] if threshold is None else threshold
-    frame_s = fcfg.hop_length * fcfg.net_pooling / fcfg.sample_rate
-    win = fcfg.clip_samples
-    rows, score_frames = [], {}
-    for path in tqdm(_collect_wavs(inputs), desc="predict", disable=not progress, unit="file"):
-        wave = desed_io.load_wav(path, target_sr=SAMPLE_RATE)
-        n_win = max(1, int(np.ceil(len(wave) / win)))
-        padded = torch.nn.functional.pad(wave, (0, n_win * win - len(wave)))
-        with torch.no_grad():
-            x = scaler(logmel(padded.reshape(n_win, win)))
-            strong = model(x).strong  # [n_win, C, T]
-        scores = strong.permute(1, 0, 2).reshape(len(CLASSES), -1).numpy()  # [C, n_win*T]
-        n_keep = max(1, int(np.ceil(len(wave) / SAMPLE_RATE / frame_s)))
-        scores = evaluate.median_filter(scores[:, :n_keep], bundle["median_filter_frames"])
-        score_frames[path.name] = scores
-        det = evaluate.decode_detections(scores[None], [path.name], frame_s, threshold=threshold,
-                                         clip_seconds=len(wave) / SAMPLE_RATE)
-        rows.append(det)
-    detections = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["filename", "onset", "offset", "event_label"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    detections[["event_label", "onset", "offset", "filename"]].to_csv(out, sep="\t", index=False,
-                                                                       float_format="%.3f")
-    if scores_out is not None:
-        for name, scores in score_frames.items():
-            dfs = evaluate.scores_to_dataframes(scores[None], [name], frame_seconds=frame_s,
-                                                clip_seconds=scores.shape[-1] * frame_s)
-            evaluate.write_scores_dir(dfs, scores_out)
-    return len(detections)
+from dualkd_lib.predict import predict_files  # noqa: E402,F401  (kept for old callers; returns a PredictResult)

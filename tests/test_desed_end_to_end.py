@@ -252,6 +252,6 @@ def test_cli_ablation_on_desed(cli_run) -> None:
                          "--out", cli_run.base / "ablation")
     assert rc == 0, output
     table = json.loads((cli_run.base / "ablation" / "ablation.json").read_text())
-    assert [r["name"] for r in table["runs"]][:1] == ["teacher (CRNN + embeddings)"]
-    assert len(table["runs"]) == 1 + len(pipeline.STUDENT_MODES)
+    assert [r["name"] for r in table["runs"]][:2] == ["teacher (CRNN + embeddings)", "teacher CRNN without embeddings"]
+    assert len(table["runs"]) == 2 + len(pipeline.STUDENT_MODES)  # real DESED: no stand-in, so no linear probe
     assert all(_in_unit_interval(r) for r in table["runs"])

@@ -159,8 +159,9 @@ def test_predict_on_a_long_stereo_44k_recording(ctx: pipeline.Context, tmp_path:
     assert (tmp_path / "scores" / "mine.tsv").is_file()
     with pytest.raises(FileExistsError):
         pipeline.predict_files(ckpt, [wav], out, progress=False)
-    with pytest.raises(ValueError, match="student checkpoint"):
-        pipeline.predict_files(ctx.teacher_path(), [wav], tmp_path / "t.tsv", progress=False)
+    # the teacher runs too: train_teacher records its embedding model in the run's inference bundle
+    teacher = pipeline.predict_files(ctx.teacher_path(), [wav], tmp_path / "t.tsv", progress=False)
+    assert teacher.processed and not teacher.skipped and (tmp_path / "t.tsv").is_file()
 
 
 def test_cli_make_data_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -219,3 +220,61 @@ def test_a_run_trained_on_other_data_is_refused(ctx: pipeline.Context, tmp_path:
     labels = split_paths(copy, "strong")[1]
     labels.write_text(labels.read_text().replace("Speech", "Dog", 1))
     assert pipeline.Context(ctx.preset, copy, tmp_path, False).data_fingerprint() != fingerprint
+
+
+# --- the faithful stand-in: clip-level taxonomy, recorded domain, baselines ------------
+@pytest.fixture(scope="module")
+def taxonomy_ctx(ctx: pipeline.Context, tmp_path_factory: pytest.TempPathFactory) -> pipeline.Context:
+    import dataclasses
+
+    from dualkd_lib.config import TINY
+    from dualkd_lib.corpus import TAXONOMY
+    from dualkd_lib.recording import ROOM_MICROPHONE
+
+    preset = dataclasses.replace(
+        TINY, generator=dataclasses.replace(TINY.generator, recorded_domain=ROOM_MICROPHONE),
+        embedding=dataclasses.replace(TINY.embedding, n_classes=len(TAXONOMY)),
+        pretrain=dataclasses.replace(TINY.pretrain, objective="clip_taxonomy", n_clips=24))
+    root = tmp_path_factory.mktemp("tiny-taxonomy")
+    return pipeline.Context.create(preset, data_root=root / "data", work_dir=root / "work", progress=False)
+
+
+def test_clip_taxonomy_embedding_model_keeps_its_own_scaler(taxonomy_ctx: pipeline.Context) -> None:
+    emb = taxonomy_ctx.embeddings("strong")
+    assert emb.shape[:2] == (len(taxonomy_ctx.split("strong")), taxonomy_ctx.preset.embedding.emb_dim)
+    ckpt = load_checkpoint(taxonomy_ctx.work_dir / "embedding" / "final.pt")
+    assert "input_scaler" in ckpt["extra"] and ckpt["train_config"]["objective"] == "clip_taxonomy"
+    assert all(set(h) == {"step", "epoch", "loss"} for h in ckpt["history"])
+    own = pipeline.embedding_input(taxonomy_ctx, "strong")
+    assert not torch.allclose(own, taxonomy_ctx.split("strong").features)  # its scaler, not the course's
+
+
+def test_clip_taxonomy_needs_the_taxonomy_size(taxonomy_ctx: pipeline.Context, tmp_path: Path) -> None:
+    import dataclasses
+
+    wrong = dataclasses.replace(taxonomy_ctx.preset, embedding=dataclasses.replace(taxonomy_ctx.preset.embedding,
+                                                                                  n_classes=10))
+    other = pipeline.Context(wrong, taxonomy_ctx.data_root, tmp_path / "w", progress=False)
+    with pytest.raises(ValueError, match="n_classes="):
+        other.embedding_model()
+
+
+def test_linear_probe_and_plain_teacher_rows(taxonomy_ctx: pipeline.Context, tmp_path: Path) -> None:
+    probe = pipeline.probe_metrics(taxonomy_ctx)
+    assert probe["kind"] == "probe" and 0.0 <= probe["psds1"] <= 1.0 and "validation" in probe
+    assert pipeline.probe_metrics(taxonomy_ctx) == probe  # cached
+    plain = pipeline.run_metrics(taxonomy_ctx, "teacher", "no_embeddings", 0)
+    ckpt = load_checkpoint(taxonomy_ctx.plain_teacher_path(0))
+    assert ckpt["model_config"]["embedding_dim"] == 0
+    teacher = pipeline.run_metrics(taxonomy_ctx, "teacher", "teacher", 0)
+    assert plain["params"] < teacher["params"] and set(plain["both_weights"]) == {"student", "mean"}
+    table = pipeline.run_ablation(taxonomy_ctx, seeds=[0], out_dir=tmp_path, modes=("supervised",), baselines=True)
+    assert "teacher CRNN without embeddings" in table and "embedding model, linear probe" in table
+
+
+def test_teacher_is_cached_per_seed(taxonomy_ctx: pipeline.Context) -> None:
+    t0 = taxonomy_ctx.teacher(0)
+    pipeline.train_teacher(taxonomy_ctx, seed=1)
+    t1 = taxonomy_ctx.teacher(1)
+    assert t1 is not t0 and taxonomy_ctx.teacher(0) is t0
+    assert not torch.equal(next(t0.parameters()), next(t1.parameters()))

@@ -1,0 +1,36 @@
+"""The embedding model's corpus: a broader taxonomy, clip labels only, both recording domains."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dualkd_lib import corpus, other_sounds
+from dualkd_lib.constants import CLASSES, SAMPLE_RATE
+
+
+def test_taxonomy_is_broader_than_the_course_classes() -> None:
+    assert corpus.TAXONOMY[: len(CLASSES)] == tuple(CLASSES)
+    assert len(corpus.TAXONOMY) > len(CLASSES) and len(set(corpus.TAXONOMY)) == len(corpus.TAXONOMY)
+
+
+@pytest.mark.parametrize("label", other_sounds.OTHER_CLASSES)
+def test_every_other_sound_is_finite_and_audible(label: str) -> None:
+    x = other_sounds.synthesize_other(label, 2 * SAMPLE_RATE, np.random.default_rng(0))
+    assert x.shape == (2 * SAMPLE_RATE,) and x.dtype == np.float32 and np.isfinite(x).all()
+    assert 0.5 <= np.max(np.abs(x)) <= 1.0 + 1e-6
+    with pytest.raises(ValueError, match="Unknown"):
+        other_sounds.synthesize_other("Dragon", 100, np.random.default_rng(0))
+
+
+def test_corpus_has_clip_labels_only_and_is_reproducible() -> None:
+    waves, labels = corpus.make_taxonomy_corpus(14, seed=3, progress=False)
+    assert waves.shape == (14, 160000) and labels.shape == (14, len(corpus.TAXONOMY))
+    assert set(np.unique(labels)) <= {0.0, 1.0}
+    for i in range(len(CLASSES)):  # the first clips hold every course class
+        assert labels[i, i] == 1.0
+    assert labels[:, len(CLASSES):].sum() > 0  # other sounds are labelled
+    again, labels2 = corpus.make_taxonomy_corpus(14, seed=3, progress=False)
+    np.testing.assert_array_equal(waves, again)
+    np.testing.assert_array_equal(labels, labels2)
+    with pytest.raises(ValueError, match="recorded_share"):
+        corpus.make_taxonomy_corpus(2, recorded_share=1.5, progress=False)
