@@ -65,6 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("dtc", "gtc", "cttc", "alpha-ct", "alpha-st", "max-efpr"):
         p.add_argument(f"--{name}", type=float, default=None, help="override the scenario (custom PSDS)")
 
+    p = sub.add_parser("pretrain", help="pre-train the embedding model and the teacher once and write a shipped bundle")
+    _add_preset(p)
+    p.add_argument("--out", type=Path, default=None,
+                   help="bundle folder (default: the package's dualkd_lib/resources/pretrained/<preset>)")
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--work-dir", type=Path, default=None, help="where it trains (default: data/cache/<preset>-pretrain)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
+
     p = sub.add_parser("train-teacher", help="pre-train the embedding model (if needed) and train the CRNN teacher")
     _add_run_args(p)
 
@@ -191,6 +199,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             for key, value in result.items():
                 print(f"{key:>20}: {value}")
+        return 0
+    if args.command == "pretrain":
+        from dualkd_lib import pipeline, pretrained
+
+        name = _resolve_preset(args.preset)
+        work = args.work_dir or pipeline.default_work_dir(name).with_name(f"{name}-pretrain")
+        ctx = pipeline.Context.create(name, data_root=args.data, work_dir=work)
+        out = args.out or pretrained.bundle_dir(name)
+        manifest = pipeline.pretrain(ctx, out, overwrite=args.overwrite,
+                                     command=" ".join(["dualkd", *sys.argv[1:]]) if sys.argv[0].endswith("dualkd")
+                                     else f"dualkd pretrain --preset {name}")
+        print(f"pre-trained bundle: {manifest.parent}")
+        print(json.dumps(json.loads(manifest.read_text())["scores"], indent=2))
         return 0
     if args.command in ("train-teacher", "train-student"):
         from dualkd_lib import pipeline

@@ -128,6 +128,8 @@ class Context:
     progress: bool = True
     #: desed preset: folder of the DCASE recipe's BEATs HDF5 files (default: $DUALKD_BEATS_DIR)
     beats_dir: Path | None = None
+    #: install the preset's pre-trained embedding model and teacher when a bundle ships (dualkd_lib.pretrained)
+    use_pretrained: bool = True
     _splits: dict[str, SplitTensors] = field(default_factory=dict, repr=False)
     _scaler: Scaler | None = field(default=None, repr=False)
     _embedding_model: nn.Module | None = field(default=None, repr=False)
@@ -218,6 +220,7 @@ class Context:
         """The frozen pre-trained embedding model (BEATs stand-in); pre-trains it once."""
         if self._embedding_model is None:
             path = self.work_dir / "embedding" / "final.pt"
+            self._install_pretrained()
             if not _cached_run_fits(self, "embedding", path, self.preset.pretrain):
                 pretrain_embedding_model(self, path)
             model, _, _ = load_model_from_checkpoint(path, expected_kind="embedding")
@@ -254,6 +257,14 @@ class Context:
     def teacher_path(self, seed: int = 0) -> Path:
         return self.work_dir / "runs" / f"teacher-seed{seed}" / "final.pt"
 
+    def _install_pretrained(self) -> bool:
+        """Install the shipped pre-trained embedding model and teacher (seed 0), if any fits."""
+        if not self.use_pretrained or self.preset.generator is None:
+            return False
+        from dualkd_lib import pretrained
+
+        return pretrained.install(self)
+
     def plain_teacher_path(self, seed: int = 0) -> Path:
         """The teacher CRNN trained *without* embeddings (the paper's "baseline CRNN")."""
         return self.work_dir / "runs" / f"teacher-noemb-seed{seed}" / "final.pt"
@@ -261,6 +272,8 @@ class Context:
     def teacher(self, seed: int = 0) -> nn.Module:
         """The frozen teacher of ``seed`` (its mean model, as DCASE reports); trains it once."""
         if seed not in self._teachers:
+            if seed == 0:
+                self._install_pretrained()
             if not _cached_run_fits(self, "teacher", self.teacher_path(seed), self.preset.teacher_config(seed)):
                 train_teacher(self, seed=seed)
             _, mean, _ = load_model_from_checkpoint(self.teacher_path(seed), expected_kind="teacher")
@@ -339,8 +352,11 @@ def _cached_run_fits(ctx: Context, kind: str, path: Path, train_config, model_co
     if model_config is None:
         model_config = {"embedding": ctx.preset.embedding, "teacher": ctx.preset.teacher,
                         "student": ctx.preset.student}[kind]
+    from dualkd_lib.pretrained import is_shipped
+
+    binds = kind != "embedding" and not is_shipped(path.parent)  # shipped models serve any data of their preset
     check_cached_run(path, kind=kind, model_config=model_config, train_config=train_config,
-                     data_fingerprint=None if kind == "embedding" else ctx.data_fingerprint())
+                     data_fingerprint=ctx.data_fingerprint() if binds else None)
     return True
 
 
@@ -795,6 +811,43 @@ def probe_metrics(ctx: Context, seed: int = 0) -> dict:
               **cost, "validation": probe["validation"], "weights": "probe", "chosen_on": "-"}
     path.write_text(json.dumps(result, indent=2))
     return result
+
+
+def pretrain(ctx: Context, out_dir: str | Path, *, overwrite: bool = False, command: str = "") -> Path:
+    """Pre-train the embedding model and the teacher (seed 0) and write a shipped bundle (``dualkd pretrain``).
+
+    Trains in ``ctx.work_dir`` (without installing a shipped bundle there), scores the
+    teacher and the linear probe on validation and evaluation, and writes the bundle with
+    :func:`dualkd_lib.pretrained.write_bundle`. Returns the manifest's path. Taught in notebook 03.
+    """
+    from dualkd_lib import pretrained
+
+    if ctx.preset.generator is None:
+        raise ValueError("dualkd pretrain trains the BEATs stand-in on generated data; the desed preset reads BEATs.")
+    out = Path(out_dir)
+    if (out / pretrained.MANIFEST).exists() and not overwrite:
+        raise FileExistsError(f"{out} already holds a pre-trained bundle; pass --overwrite to replace it.")
+    ctx.use_pretrained = False
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    for split in ("strong", "weak", "unlabeled", "validation", "evaluation"):
+        ctx.split(split)
+    seconds["data and features"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ctx.embedding_model()
+    seconds["embedding model"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    probe = probe_metrics(ctx)
+    seconds["linear probe"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    teacher = run_metrics(ctx, "teacher", "teacher", 0)
+    seconds["teacher"] = time.perf_counter() - t0
+    keys = ("psds1", "psds2", "f1_collar", "f1_intersection")
+    scores = {"teacher": {"evaluation": {k: teacher[k] for k in keys},
+                          "both_weights": teacher.get("both_weights")},
+              "linear_probe": {"evaluation": {k: probe[k] for k in keys}, "validation": probe["validation"]}}
+    return pretrained.write_bundle(ctx, out, scores=scores, seconds=seconds, overwrite=overwrite,
+                                   command=command or f"dualkd pretrain --preset {ctx.preset.name}")
 
 
 def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Path | None = None,

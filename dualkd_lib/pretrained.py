@@ -1,0 +1,152 @@
+"""Pre-trained teacher and embedding model, shipped with the package as BEATs is with DCASE.
+
+In the paper the teacher and BEATs are pre-trained: the method trains only the student.
+``dualkd pretrain`` trains the embedding model and the teacher once, with long budgets,
+and writes a *bundle*: the two checkpoints, the teacher's inference bundle and a
+``manifest.json`` (preset, configs, data seed, the command, scores, sha256 of every file,
+library version). A bundle in ``dualkd_lib/resources/pretrained/<preset>/`` (or in
+``$DUALKD_PRETRAINED_DIR/<preset>/``) is installed into a work folder instead of training,
+when its configs equal the preset's. A shipped model is valid for any generated data of
+its preset, as BEATs is valid for any audio, so the data fingerprint check does not bind
+it (the students keep it). Taught in notebook 03.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SHIPPED_ROOT = Path(__file__).parent / "resources" / "pretrained"
+ENV_VAR = "DUALKD_PRETRAINED_DIR"
+MANIFEST = "manifest.json"
+#: files of a bundle -> where they go in a work folder
+FILES: dict[str, str] = {
+    "embedding.pt": "embedding/final.pt",
+    "teacher.pt": "runs/teacher-seed0/final.pt",
+    "teacher_inference.pt": "runs/teacher-seed0/inference.pt",
+}
+#: marker written beside an installed teacher: its data fingerprint does not bind it
+SHIPPED_MARKER = "shipped.json"
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundle_dir(preset_name: str, root: str | Path | None = None) -> Path:
+    """Where the bundle of ``preset_name`` lives: ``root``, else ``$DUALKD_PRETRAINED_DIR``, else the package's."""
+    base = Path(root) if root is not None else Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else SHIPPED_ROOT
+    return base / preset_name
+
+
+def _configs(preset: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return {"embedding": dataclasses.asdict(preset.embedding), "pretrain": dataclasses.asdict(preset.pretrain),
+            "teacher": dataclasses.asdict(preset.teacher), "teacher_train": preset.teacher_config(0).to_dict(),
+            "features": dataclasses.asdict(preset.features)}
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def check_bundle(preset: Any, root: str | Path | None = None) -> list[str]:
+    """Problems of the bundle of ``preset`` (empty: it fits). Raises ``FileNotFoundError`` when there is none.
+
+    Each file's sha256 must equal the manifest's, and the manifest's configs must equal the
+    preset's (a bundle made before a config change is *stale*: it says which settings differ
+    and the command that retrains it).
+    """
+    folder = bundle_dir(preset.name, root)
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"No pre-trained bundle for preset {preset.name!r} in {folder}.")
+    manifest = json.loads(manifest_path.read_text())
+    problems = []
+    for name in FILES:
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif sha256(path) != manifest["files"].get(name):
+            problems.append(f"{name} does not match its sha256 in the manifest (corrupt or replaced)")
+    want = _jsonable(_configs(preset))
+    for key, value in want.items():
+        if manifest.get("configs", {}).get(key) != value:
+            old = manifest.get("configs", {}).get(key) or {}
+            fields = sorted(k for k in set(old) | set(value) if old.get(k) != value.get(k))
+            problems.append(f"stale for today's {key} config (differs in: {', '.join(fields)}); "
+                            f"retrain with `dualkd pretrain --preset {preset.name} --overwrite`")
+    return problems
+
+
+def install(ctx: Any, root: str | Path | None = None) -> bool:
+    """Copy the preset's bundle into ``ctx.work_dir`` when it fits and the work folder has neither model.
+
+    Returns True when installed. A bundle that does not fit is never used: a warning names
+    its problems and the models are trained as without one. Nothing in the work folder is
+    ever replaced.
+    """
+    folder = bundle_dir(ctx.preset.name, root)
+    if not (folder / MANIFEST).is_file():
+        return False
+    targets = {name: ctx.work_dir / rel for name, rel in FILES.items()}
+    if any(t.exists() for t in targets.values()):
+        return False
+    problems = check_bundle(ctx.preset, root)
+    if problems:
+        log.warning("The pre-trained bundle in %s is not used: %s.", folder, "; ".join(problems))
+        return False
+    for name, target in targets.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(folder / name, target)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    (targets["teacher.pt"].parent / SHIPPED_MARKER).write_text(json.dumps(
+        {"bundle": str(folder), "manifest_sha256": sha256(folder / MANIFEST), "scores": manifest.get("scores")},
+        indent=2))
+    log.info("Installed the pre-trained embedding model and teacher of %s into %s.", folder, ctx.work_dir)
+    return True
+
+
+def is_shipped(run_dir: str | Path) -> bool:
+    """True when the run in ``run_dir`` was installed from a pre-trained bundle."""
+    return (Path(run_dir) / SHIPPED_MARKER).is_file()
+
+
+def write_bundle(ctx: Any, out_dir: str | Path, *, scores: dict, command: str, seconds: dict,
+                 overwrite: bool = False) -> Path:
+    """Write the bundle of ``ctx``'s trained embedding model and teacher (seed 0) to ``out_dir``.
+
+    Refuses an existing bundle unless ``overwrite``. Returns the manifest's path.
+    """
+    from dualkd_lib import __version__
+
+    out = Path(out_dir)
+    if (out / MANIFEST).exists() and not overwrite:
+        raise FileExistsError(f"{out} already holds a pre-trained bundle; pass --overwrite to replace it.")
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, rel in FILES.items():
+        shutil.copy2(ctx.work_dir / rel, out / name)
+        files[name] = sha256(out / name)
+    manifest = {
+        "preset": ctx.preset.name, "library_version": __version__, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "command": command, "data_seed": 0, "python": sys.version.split()[0],
+        "configs": _jsonable(_configs(ctx.preset)), "scores": _jsonable(scores), "stage_seconds": seconds,
+        "files": files,
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return out / MANIFEST

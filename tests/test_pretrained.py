@@ -1,0 +1,71 @@
+"""Shipped pre-trained models: dualkd pretrain writes a bundle; a fitting bundle is installed, never trained."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from dualkd_lib import pipeline, pretrained
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.Context, Path]:
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("pretrain")
+    ctx = pipeline.Context.create("tiny", data_root=root / "data", work_dir=root / "work", progress=False)
+    manifest = pipeline.pretrain(ctx, root / "bundles" / "tiny", command="dualkd pretrain --preset tiny")
+    return ctx, manifest.parent.parent
+
+
+def test_bundle_has_checksummed_files_configs_and_scores(bundle) -> None:
+    ctx, root = bundle
+    manifest = json.loads((root / "tiny" / pretrained.MANIFEST).read_text())
+    assert set(manifest["files"]) == set(pretrained.FILES)
+    for name, digest in manifest["files"].items():
+        assert pretrained.sha256(root / "tiny" / name) == digest
+    assert manifest["preset"] == "tiny" and manifest["command"] == "dualkd pretrain --preset tiny"
+    assert {"teacher", "linear_probe"} <= set(manifest["scores"]) and "library_version" in manifest
+    assert pretrained.check_bundle(ctx.preset, root) == []
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        pipeline.pretrain(ctx, root / "tiny")
+
+
+def test_a_fitting_bundle_is_installed_instead_of_training(bundle, tmp_path: Path, monkeypatch) -> None:
+    ctx, root = bundle
+    monkeypatch.setenv(pretrained.ENV_VAR, str(root))
+    fresh = pipeline.Context.create("tiny", data_root=ctx.data_root, work_dir=tmp_path / "w", progress=False)
+    fresh.teacher(0)
+    assert pretrained.is_shipped(fresh.teacher_path(0).parent)
+    assert pretrained.sha256(fresh.teacher_path(0)) == pretrained.sha256(root / "tiny" / "teacher.pt")
+    assert not (fresh.teacher_path(0).parent / "last.pt").exists()  # nothing was trained
+    # shipped models serve any data of the preset: another data fingerprint does not refuse them
+    fresh._data_fingerprint = "0" * 16
+    fresh._teachers.clear()
+    fresh.teacher(0)
+
+
+def test_a_corrupt_or_stale_bundle_is_refused_with_the_reason(bundle, tmp_path: Path, caplog) -> None:
+    ctx, root = bundle
+    copy = tmp_path / "b" / "tiny"
+    copy.mkdir(parents=True)
+    for f in (root / "tiny").iterdir():
+        copy.joinpath(f.name).write_bytes(f.read_bytes())
+    data = bytearray((copy / "teacher.pt").read_bytes())
+    data[-10] ^= 0xFF
+    (copy / "teacher.pt").write_bytes(bytes(data))
+    problems = pretrained.check_bundle(ctx.preset, copy.parent)
+    assert any("teacher.pt does not match its sha256" in p for p in problems)
+    other = pipeline.Context(ctx.preset, ctx.data_root, tmp_path / "w", progress=False)
+    assert not pretrained.install(other, copy.parent)
+    assert "is not used" in caplog.text and not (tmp_path / "w" / "runs").exists()
+    stale = dataclasses.replace(ctx.preset, teacher=dataclasses.replace(ctx.preset.teacher, rnn_hidden=40))
+    problems = pretrained.check_bundle(stale, root)
+    assert any("stale for today's teacher config (differs in: rnn_hidden)" in p and "dualkd pretrain" in p
+               for p in problems)
+    with pytest.raises(FileNotFoundError, match="No pre-trained bundle"):
+        pretrained.check_bundle(ctx.preset, tmp_path / "nothing")
