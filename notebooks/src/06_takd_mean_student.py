@@ -169,6 +169,15 @@ binary_kd_loss = exercises.check("6.2", binary_kd_loss)
 # - `"straight_through"`: the output is exactly the current mean student's, and the gradient is
 #   passed to θ unscaled: "take the step that would move the mean student towards the teacher".
 #   A strong signal, but computed at weights that lag ~`1/(1-α)` steps behind the student.
+# - `"compensated"`: the value of `"interpolated"` with its gradient unscaled, the same as
+#   `"interpolated"` with `w_kd` divided by `(1-a)`.
+#
+# A third reading changes the target instead of the gradient path: `TrainConfig(takd_blend=λ)`
+# gives the student *one* consistency target, the teacher-corrected mean student
+# `λ·mean student + (1-λ)·teacher` (`distill.blended_target`), instead of two targets that can
+# pull apart (consistency to the mean student *and* KD to the teacher, which is the `kd` mode).
+# The paper's equations were not available to us: these are our readings, and the course
+# measures them side by side rather than picking one by taste.
 #
 # The mean student itself is the slow, stable partner of the teacher; the student's own noise
 # never reaches the KD target directly. The consistency term (MSE between student and mean
