@@ -9,6 +9,7 @@ Taught in notebooks 03 (teacher), 06-08 (students, ablation).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -19,7 +20,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -797,13 +798,13 @@ def train_students_in_parallel(ctx: Context, runs: Sequence[tuple[str, int]], jo
 def probe_metrics(ctx: Context, seed: int = 0) -> dict:
     """The linear probe of the frozen embeddings as an ablation row (cached in ``probe.json``)."""
     path = ctx.work_dir / "embedding" / f"probe-seed{seed}.json"
+    emb = ctx.embedding_model()  # pre-trains (or installs) it first if needed
     source = _fingerprint(ctx.work_dir / "embedding" / "final.pt")
     if path.is_file():
         cached = json.loads(path.read_text())
         if cached.get("source") == source:
             return cached
     probe = linear_probe(ctx, seed=seed)
-    emb = ctx.embedding_model()
     cost = _cost(ctx, emb)
     dim = ctx.preset.embedding.emb_dim
     cost["params"] += dim * len(CLASSES) + len(CLASSES)
@@ -811,6 +812,14 @@ def probe_metrics(ctx: Context, seed: int = 0) -> dict:
               **cost, "validation": probe["validation"], "weights": "probe", "chosen_on": "-"}
     path.write_text(json.dumps(result, indent=2))
     return result
+
+
+@contextlib.contextmanager
+def _stage(seconds: dict[str, float], name: str) -> Iterator[None]:
+    """Record the wall-clock seconds of the ``with`` block in ``seconds[name]``."""
+    t0 = time.perf_counter()
+    yield
+    seconds[name] = time.perf_counter() - t0
 
 
 def pretrain(ctx: Context, out_dir: str | Path, *, overwrite: bool = False, command: str = "") -> Path:
@@ -825,23 +834,18 @@ def pretrain(ctx: Context, out_dir: str | Path, *, overwrite: bool = False, comm
     if ctx.preset.generator is None:
         raise ValueError("dualkd pretrain trains the BEATs stand-in on generated data; the desed preset reads BEATs.")
     out = Path(out_dir)
-    if (out / pretrained.MANIFEST).exists() and not overwrite:
-        raise FileExistsError(f"{out} already holds a pre-trained bundle; pass --overwrite to replace it.")
+    pretrained.refuse_existing(out, overwrite)  # before hours of training, not after
     ctx.use_pretrained = False
     seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    for split in ("strong", "weak", "unlabeled", "validation", "evaluation"):
-        ctx.split(split)
-    seconds["data and features"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ctx.embedding_model()
-    seconds["embedding model"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    probe = probe_metrics(ctx)
-    seconds["linear probe"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    teacher = run_metrics(ctx, "teacher", "teacher", 0)
-    seconds["teacher"] = time.perf_counter() - t0
+    with _stage(seconds, "data and features"):
+        for split in ("strong", "weak", "unlabeled", "validation", "evaluation"):
+            ctx.split(split)
+    with _stage(seconds, "embedding model"):
+        ctx.embedding_model()
+    with _stage(seconds, "linear probe"):
+        probe = probe_metrics(ctx)
+    with _stage(seconds, "teacher"):
+        teacher = run_metrics(ctx, "teacher", "teacher", 0)
     keys = ("psds1", "psds2", "f1_collar", "f1_intersection")
     scores = {"teacher": {"evaluation": {k: teacher[k] for k in keys},
                           "both_weights": teacher.get("both_weights")},
@@ -867,35 +871,27 @@ def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Pa
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}.")
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    for split in ("strong", "weak", "unlabeled", "validation", "evaluation"):
-        ctx.split(split)
-    timings["features"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if ctx.preset.generator is not None:  # real DESED reads BEATs embeddings: no stand-in to pre-train
-        ctx.embedding_model()
-    timings["embedding_model"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    rows = [{"name": "teacher (CRNN + embeddings)", **run_metrics(ctx, "teacher", "teacher", 0)}]
-    timings["teacher"] = time.perf_counter() - t0
+    with _stage(timings, "features"):
+        for split in ("strong", "weak", "unlabeled", "validation", "evaluation"):
+            ctx.split(split)
+    with _stage(timings, "embedding_model"):
+        if ctx.preset.generator is not None:  # real DESED reads BEATs embeddings: no stand-in to pre-train
+            ctx.embedding_model()
+    with _stage(timings, "teacher"):
+        rows = [{"name": "teacher (CRNN + embeddings)", **run_metrics(ctx, "teacher", "teacher", 0)}]
     if baselines:
-        t0 = time.perf_counter()
-        rows += [{"name": "teacher CRNN without embeddings", **run_metrics(ctx, "teacher", "no_embeddings", s)}
-                 for s in seeds]
-        timings["teacher without embeddings"] = time.perf_counter() - t0
+        with _stage(timings, "teacher without embeddings"):
+            rows += [{"name": "teacher CRNN without embeddings", **run_metrics(ctx, "teacher", "no_embeddings", s)}
+                     for s in seeds]
         if ctx.preset.generator is not None:
-            t0 = time.perf_counter()
-            rows.append({"name": "embedding model, linear probe", **probe_metrics(ctx)})
-            timings["linear probe"] = time.perf_counter() - t0
+            with _stage(timings, "linear probe"):
+                rows.append({"name": "embedding model, linear probe", **probe_metrics(ctx)})
     if jobs > 1:
-        t0 = time.perf_counter()
-        train_students_in_parallel(ctx, [(m, s) for m in modes for s in seeds], jobs)
-        timings[f"students, {jobs} at a time"] = time.perf_counter() - t0
+        with _stage(timings, f"students, {jobs} at a time"):
+            train_students_in_parallel(ctx, [(m, s) for m in modes for s in seeds], jobs)
     for mode in modes:
-        t0 = time.perf_counter()
-        for seed in seeds:
-            rows.append({"name": f"student ({mode})", **run_metrics(ctx, "student", mode, seed)})
-        timings[f"student {mode}"] = time.perf_counter() - t0
+        with _stage(timings, f"student {mode}"):
+            rows += [{"name": f"student ({mode})", **run_metrics(ctx, "student", mode, seed)} for seed in seeds]
     summary = summarise(rows)
     table = markdown_table(summary)
     if out_dir is not None:

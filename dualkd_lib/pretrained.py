@@ -126,6 +126,12 @@ def is_shipped(run_dir: str | Path) -> bool:
     return (Path(run_dir) / SHIPPED_MARKER).is_file()
 
 
+def refuse_existing(out_dir: Path, overwrite: bool) -> None:
+    """``FileExistsError`` when ``out_dir`` already holds a bundle and ``overwrite`` is not set."""
+    if (Path(out_dir) / MANIFEST).exists() and not overwrite:
+        raise FileExistsError(f"{out_dir} already holds a pre-trained bundle; pass --overwrite to replace it.")
+
+
 def write_bundle(ctx: Any, out_dir: str | Path, *, scores: dict, command: str, seconds: dict,
                  overwrite: bool = False) -> Path:
     """Write the bundle of ``ctx``'s trained embedding model and teacher (seed 0) to ``out_dir``.
@@ -135,8 +141,7 @@ def write_bundle(ctx: Any, out_dir: str | Path, *, scores: dict, command: str, s
     from dualkd_lib import __version__
 
     out = Path(out_dir)
-    if (out / MANIFEST).exists() and not overwrite:
-        raise FileExistsError(f"{out} already holds a pre-trained bundle; pass --overwrite to replace it.")
+    refuse_existing(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, rel in FILES.items():
