@@ -153,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as err:
         print(f"dualkd {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a torch/torchaudio pair that does not load together fails inside torchaudio
+        if "torchaudio" not in str(err):
+            raise
+        from dualkd_lib import doctor
+
+        print(f"dualkd {args.command}: error: {doctor.check_torch_pair().message}", file=sys.stderr)
+        return 2
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -169,7 +176,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                 return 1
             print(f"dualkd doctor: every installed version equals {doctor.find_lock()}")
             return 0
-        rows = doctor.report(_resolve_preset(args.preset), args.data)
+        # no dualkd_lib.config here: it imports torchaudio, which is what may be broken
+        import os
+
+        name = args.preset or os.environ.get(PRESET_ENV_VAR, "").strip() or "course"
+        rows = doctor.report(name, args.data)
         print(doctor.format_rows(rows))
         bad = doctor.problems(rows)
         print(f"\n{len(bad)} problem(s)" + (": " + "; ".join(r["item"] for r in bad) if bad else ": ready"))

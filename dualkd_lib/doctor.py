@@ -89,9 +89,10 @@ def check_torch_pair() -> TorchPair:
             importlib.import_module("torchaudio.lib._torchaudio")
         _ = torchaudio.functional  # noqa: F841 - the module the course uses
     except (OSError, ImportError, RuntimeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        root = err.__cause__ or err  # torch wraps the loader's "undefined symbol" error
+        first = str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__
         return TorchPair(tv, tav, False,
-                         f"torch {tv} and torchaudio {tav} do not load together ({first[:160]}); "
+                         f"torch {tv} and torchaudio {tav} do not load together ({first[-160:]}); "
                          f"they must be an exact pair{f' ({want_t} + {want_ta})' if want_t else ''}: {fix}.")
     if want_t and (tv.split("+")[0] != want_t or tav.split("+")[0] != want_ta):
         return TorchPair(tv, tav, False, f"torch {tv} + torchaudio {tav} load, but the lock pins "

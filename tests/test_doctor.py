@@ -68,3 +68,14 @@ def test_cli_doctor_lock_only_fails_on_drift(monkeypatch: pytest.MonkeyPatch, ca
     assert cli.main(["doctor", "--lock-only"]) == 1
     err = capsys.readouterr().err
     assert "numpy: installed 9.9, locked 2.4.6" in err and doctor.FIX_COMMAND in err
+
+
+def test_cli_commands_name_a_broken_pair_instead_of_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(args):
+        raise OSError("Could not load this library: /x/torchaudio/lib/libtorchaudio.so")
+
+    monkeypatch.setattr(cli, "_dispatch", broken)
+    monkeypatch.setattr(doctor, "check_torch_pair", lambda: doctor.TorchPair("2.11.0", "2.11.1", False, "PAIR MESSAGE"))
+    assert cli.main(["make-data", "--out", "x"]) == 2
+    assert "dualkd make-data: error: PAIR MESSAGE" in capsys.readouterr().err
