@@ -1,0 +1,45 @@
+"""The two-domain regime, one seed: recorded domain for the non-strong splits, taxonomy-pretrained
+embedding model, 1350-step teacher and students (docs/results/faithful-experiment-progress.md).
+
+Run from the repository root: `.venv/bin/python benchmarks/two_domain_regime.py base`, then
+`plain` and `students` (these two after base). Data and caches: data/experiments/.
+"""
+import sys, json, time, dataclasses, os
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+import torch
+from dualkd_lib import pipeline, config, models, generate
+from dualkd_lib.recording import ROOM_MICROPHONE
+from dualkd_lib.corpus import TAXONOMY
+stage = sys.argv[1]
+C = config.COURSE
+P = dataclasses.replace(
+    C, generator=dataclasses.replace(C.generator, recorded_domain=ROOM_MICROPHONE),
+    embedding=dataclasses.replace(C.embedding, n_classes=len(TAXONOMY)),
+    pretrain=dataclasses.replace(C.pretrain, n_clips=3000, epochs=6, objective="clip_taxonomy"),
+    teacher_train=dataclasses.replace(C.teacher_train, epochs=9),
+    student=dataclasses.replace(C.student, se_bias=True),
+    student_train=dataclasses.replace(C.student_train, epochs=9),
+)
+DATA, WORK = "data/experiments/course-rec", "data/experiments/cache-rec"
+def log(**kw):
+    print(json.dumps(kw), flush=True)
+if stage == "base":
+    torch.set_num_threads(1)
+    t = time.time(); ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    for s in ("strong", "weak", "unlabeled", "validation", "evaluation"): ctx.split(s)
+    log(stage="data+features", s=time.time() - t)
+    open("data/experiments/rec_features_ready", "w").write("1")
+    t = time.time(); ctx.embedding_model(); log(stage="embedding", s=time.time() - t)
+    t = time.time(); log(stage="probe", s=0, probe=pipeline.probe_metrics(ctx))
+    t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", s=time.time() - t, m=m)
+    for s in ("strong", "weak", "unlabeled"): ctx.teacher_outputs(s)
+    open("data/experiments/rec_teacher_ready", "w").write("1")
+elif stage == "plain":
+    torch.set_num_threads(1)
+    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "no_embeddings", 0); log(stage="plain teacher", s=time.time() - t, m=m)
+elif stage == "students":
+    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    t = time.time()
+    table = pipeline.run_ablation(ctx, seeds=[0], out_dir="data/experiments/rec-ablation", jobs=2, baselines=True)
+    log(stage="ablation", s=time.time() - t); print(table)
