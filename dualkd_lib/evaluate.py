@@ -50,6 +50,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +62,12 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
-from sed_scores_eval import intersection_based
-from sed_scores_eval.base_modules.io import read_sed_scores, write_sed_scores
-from sed_scores_eval.base_modules.scores import create_score_dataframe, validate_score_dataframe
+
+with warnings.catch_warnings():  # dcase_util (imported by sed_scores_eval) imports pkg_resources: not ours to fix
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    from sed_scores_eval import intersection_based
+    from sed_scores_eval.base_modules.io import read_sed_scores, write_sed_scores
+    from sed_scores_eval.base_modules.scores import create_score_dataframe, validate_score_dataframe
 from tqdm.auto import tqdm
 
 from dualkd_lib.constants import CLASSES, CLIP_SECONDS

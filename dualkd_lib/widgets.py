@@ -44,6 +44,18 @@ def _interactive(fn: Callable[..., Figure], **controls: Any) -> Any:
     return ipywidgets.interactive(show, **controls)
 
 
+def _class_menu(default_label: str, classes: Sequence[str]) -> Any:
+    """A class Dropdown whose first entry, ``default_label``, means "let the figure choose" (value "").
+
+    Not ``None``: ipywidgets takes ``value=None`` for "nothing selected" (``index=None``), and
+    the browser then shows an empty menu instead of ``default_label``.
+    """
+    import ipywidgets
+
+    return ipywidgets.Dropdown(options=[(default_label, ""), *[(c, c) for c in classes]], value="",
+                               description="class")
+
+
 # --------------------------------------------------------------------------- notebook 02
 def spectrogram_figure(
     waveform: Any,
@@ -187,12 +199,11 @@ def interactive_median_filter(scores: Any, ground_truth: Any = None, *, frame_se
 
     return _interactive(
         lambda length, threshold, class_name: median_filter_figure(
-            scores, ground_truth, length, threshold, frame_seconds=frame_seconds, class_name=class_name,
+            scores, ground_truth, length, threshold, frame_seconds=frame_seconds, class_name=class_name or None,
             classes=classes),
         length=ipywidgets.IntSlider(value=7, min=1, max=31, step=2, description="length"),
         threshold=ipywidgets.FloatSlider(value=0.5, min=0.05, max=0.95, step=0.05, description="threshold"),
-        class_name=ipywidgets.Dropdown(options=[("most ground truth", None), *[(c, c) for c in classes]],
-                                       value=None, description="class"),
+        class_name=_class_menu("most ground truth", classes),
     )
 
 
@@ -467,11 +478,10 @@ def interactive_clip_predictions(
     n = len(next(iter(scores.values())))
     return _interactive(
         lambda clip_index, class_name: clip_predictions_figure(
-            clip_index, scores, ground_truth, class_name=class_name, frame_seconds=frame_seconds,
+            clip_index, scores, ground_truth, class_name=class_name or None, frame_seconds=frame_seconds,
             filenames=filenames, classes=classes),
         clip_index=ipywidgets.IntSlider(value=0, min=0, max=n - 1, description="clip"),
-        class_name=ipywidgets.Dropdown(options=[("classes in the clip", None), *[(c, c) for c in classes]],
-                                       value=None, description="class"),
+        class_name=_class_menu("classes in the clip", classes),
     )
 
 

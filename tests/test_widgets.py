@@ -96,3 +96,12 @@ def test_clip_predictions_figure(clip) -> None:
     with pytest.raises(ValueError, match="same shape"):
         widgets.clip_predictions_figure(0, {"a": scores, "b": scores[:, :, :10]})
     assert widgets.interactive_clip_predictions(models, truth) is not None
+
+
+def test_class_menus_show_their_default_entry(clip) -> None:
+    """ipywidgets shows a dropdown whose value is None as empty (index None): the default is "" instead."""
+    truth, scores = clip
+    for w, label in ((widgets.interactive_median_filter(scores[0], truth[0]), "most ground truth"),
+                     (widgets.interactive_clip_predictions({"a": scores}, truth), "classes in the clip")):
+        menu = next(c for c in w.children if getattr(c, "description", "") == "class")
+        assert menu.index == 0 and menu.label == label and menu.value == ""
