@@ -133,6 +133,19 @@ def read_lock(lock: Path | None = None) -> dict[str, list[tuple[str, str]]]:
     return pins
 
 
+def installed_distributions() -> list[md.Distribution]:
+    """The distributions installed in this environment's site-packages.
+
+    Not every ``sys.path`` entry: importing ``pkg_resources`` (dcase_util does, through
+    sed_scores_eval) puts setuptools' private ``_vendor`` folder on ``sys.path``, whose
+    bundled copies (packaging, platformdirs, wheel, ...) are not installed packages.
+    """
+    import sysconfig
+
+    folders = list(dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib")))
+    return list(md.distributions(path=folders))
+
+
 def lock_drift(lock: Path | None = None) -> list[str]:
     """Differences between this environment and the lock, one line each (empty: none).
 
@@ -141,7 +154,7 @@ def lock_drift(lock: Path | None = None) -> list[str]:
     """
     from packaging.markers import Marker
 
-    installed = {_norm(d.metadata["Name"]): d.version for d in md.distributions() if d.metadata["Name"]}
+    installed = {_norm(d.metadata["Name"]): d.version for d in installed_distributions() if d.metadata["Name"]}
     problems = []
     wanted = set()
     for name, entries in sorted(read_lock(lock).items()):

@@ -79,3 +79,19 @@ def test_cli_commands_name_a_broken_pair_instead_of_a_traceback(monkeypatch: pyt
     monkeypatch.setattr(doctor, "check_torch_pair", lambda: doctor.TorchPair("2.11.0", "2.11.1", False, "PAIR MESSAGE"))
     assert cli.main(["make-data", "--out", "x"]) == 2
     assert "dualkd make-data: error: PAIR MESSAGE" in capsys.readouterr().err
+
+
+def test_lock_drift_ignores_setuptools_vendored_copies() -> None:
+    """pkg_resources puts setuptools/_vendor on sys.path; its bundled dist-infos are not installed packages."""
+    import importlib.metadata as md
+    import sys
+
+    import setuptools
+
+    vendor = str(Path(setuptools.__file__).parent / "_vendor")
+    sys.path.append(vendor)
+    try:
+        assert any("_vendor" in str(getattr(d, "_path", "")) for d in md.distributions())
+        assert doctor.lock_drift() == []
+    finally:
+        sys.path.remove(vendor)
