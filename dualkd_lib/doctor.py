@@ -79,15 +79,10 @@ def check_torch_pair() -> TorchPair:
         return TorchPair(tv, tav, False, f"{missing} not installed: {fix}.")
     try:
         importlib.import_module("torch")
-        torchaudio = importlib.import_module("torchaudio")
-        # torchaudio loads libtorchaudio lazily in some releases: touch an op that needs it.
+        importlib.import_module("torchaudio")  # loads libtorchaudio: a mismatched pair fails here
         ext = importlib.import_module("torchaudio._extension")
-        loader = getattr(ext, "_init_extension", None) or getattr(ext, "_load_lib", None)
         if getattr(ext, "_IS_TORCHAUDIO_EXT_AVAILABLE", None) is False:
             raise OSError("torchaudio's compiled extension did not load")
-        if loader is None:
-            importlib.import_module("torchaudio.lib._torchaudio")
-        _ = torchaudio.functional  # noqa: F841 - the module the course uses
     except (OSError, ImportError, RuntimeError) as err:
         root = err.__cause__ or err  # torch wraps the loader's "undefined symbol" error
         first = str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__
