@@ -2,7 +2,10 @@
 embedding model, 1350-step teacher and students (docs/results/faithful-experiment-progress.md).
 
 Run from the repository root: `.venv/bin/python benchmarks/two_domain_regime.py base`, then
-`plain` and `students` (these two after base). Data and caches: data/experiments/.
+`plain` and `students` (these two after base), or `student MODE SEED` for one student
+(`supervised` needs no teacher, so it can run beside `base`). `STUDENT=old` selects the
+student of before (bias-free ReLU SE/tfwSE in every block) with its own work folder,
+whose features must be copied from the default one. Data and caches: data/experiments/.
 """
 import sys, json, time, dataclasses, os
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
@@ -17,10 +20,11 @@ P = dataclasses.replace(
     embedding=dataclasses.replace(C.embedding, n_classes=len(TAXONOMY)),
     pretrain=dataclasses.replace(C.pretrain, n_clips=3000, epochs=6, objective="clip_taxonomy"),
     teacher_train=dataclasses.replace(C.teacher_train, epochs=9),
-    student=dataclasses.replace(C.student, se_bias=True),
+    student=(C.student if os.environ.get("STUDENT") == "old" else
+             dataclasses.replace(C.student, se_bias=True, se_activation="silu", se_first_block=1)),
     student_train=dataclasses.replace(C.student_train, epochs=9),
 )
-DATA, WORK = "data/experiments/course-rec", "data/experiments/cache-rec"
+DATA, WORK = "data/experiments/course-rec", "data/experiments/cache-rec" + ("-old" if os.environ.get("STUDENT") == "old" else "")
 def log(**kw):
     print(json.dumps(kw), flush=True)
 if stage == "base":
@@ -38,6 +42,12 @@ elif stage == "plain":
     torch.set_num_threads(1)
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "no_embeddings", 0); log(stage="plain teacher", s=time.time() - t, m=m)
+elif stage == "student":
+    torch.set_num_threads(1)
+    mode, seed = sys.argv[2], int(sys.argv[3])
+    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    t = time.time(); m = pipeline.run_metrics(ctx, "student", mode, seed)
+    log(stage=f"student {mode} seed {seed}", student=os.environ.get("STUDENT", "new"), s=time.time() - t, m=m)
 elif stage == "students":
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time()

@@ -171,6 +171,13 @@ class CRNNConfig:
         se_reduction: hidden-size divisor of both SE attentions (lightSED: 4).
         se_bias: biases in the SE/tfwSE bottlenecks (``False``: the bias-free version,
             whose bottleneck can die into a constant 0.5; see :class:`SEBlock`).
+        se_activation: the bottleneck's non-linearity, ``"relu"`` (Hu et al., lightSED)
+            or ``"silu"`` (EfficientNet's SE blocks), which has a gradient for negative
+            inputs, so its units cannot die (see :class:`SEBlock`).
+        se_first_block: index of the first conv block that carries SE/tfwSE; the blocks
+            before it have none (the course student's full-resolution block 0 has 8
+            channels, too few for a bottleneck, and its attention cost a quarter of a
+            training step).
         embedding_distill_dim: output dimension of the embedding distillation layer
             (``embedding_head``); 0 = no such layer.
 
@@ -194,9 +201,18 @@ class CRNNConfig:
     se_reduction: int = 4
     embedding_distill_dim: int = 0
     se_bias: bool = False
+    se_activation: Literal["relu", "silu"] = "relu"
+    se_first_block: int = 0
 
     def __post_init__(self) -> None:
         _check_conv_stack(self.n_mels, self.channels, self.pooling, "CRNNConfig")
+        if self.se_activation not in SE_ACTIVATIONS:
+            raise ValueError(f"CRNNConfig.se_activation={self.se_activation!r}: use one of {list(SE_ACTIVATIONS)}.")
+        if not 0 <= self.se_first_block < len(self.channels):
+            raise ValueError(
+                f"CRNNConfig.se_first_block={self.se_first_block} must index a conv block "
+                f"(0 to {len(self.channels) - 1})."
+            )
         _check_positive(self, ("kernel_size", "rnn_hidden", "rnn_layers", "n_classes", "se_reduction"))
         if self.kernel_size % 2 != 1:
             raise ValueError(f"CRNNConfig.kernel_size={self.kernel_size} must be odd so padding keeps the size.")
@@ -421,6 +437,16 @@ class ContextGating(nn.Module):
         return x * torch.sigmoid(self.linear(x))
 
 
+#: Non-linearities of the SE/tfwSE bottlenecks (:attr:`CRNNConfig.se_activation`).
+SE_ACTIVATIONS: tuple[str, ...] = ("relu", "silu")
+
+
+def _se_activation(name: str) -> nn.Module:
+    if name not in SE_ACTIVATIONS:
+        raise ValueError(f"SE activation {name!r}: use one of {list(SE_ACTIVATIONS)}.")
+    return nn.ReLU() if name == "relu" else nn.SiLU()
+
+
 class SEBlock(nn.Module):
     """Channel squeeze-and-excitation (Hu et al., 2018).
 
@@ -429,19 +455,24 @@ class SEBlock(nn.Module):
     (0, 1) per channel; the input is rescaled by it. Hidden size ``max(C // r, 4)``.
     ``bias``: linear layers with biases (Hu et al.). Without them, a bottleneck whose
     ReLU units all go negative outputs exactly sigmoid(0) = 0.5 on every channel, a dead
-    attention (seen in the course student's block 0). Input and output
-    ``[batch, channels, time, freq]``. Taught in notebook 05.
+    attention (seen in the course student's block 0). Why units die: the squeeze of
+    post-ReLU features is positive and much the same for every clip, so whether a ReLU
+    unit is negative depends on its weights, not on the clip; at initialisation about
+    half the units are negative for every clip, get no gradient and never come back.
+    ``activation="silu"`` (EfficientNet's SE) keeps a gradient below zero. Input and
+    output ``[batch, channels, time, freq]``. Taught in notebook 05.
     """
 
-    def __init__(self, channels: int, reduction: int = 4, *, bias: bool = False) -> None:
+    def __init__(self, channels: int, reduction: int = 4, *, bias: bool = False, activation: str = "relu") -> None:
         super().__init__()
         hidden = max(channels // reduction, 4)
         self.squeeze = nn.Linear(channels, hidden, bias=bias)
         self.excite = nn.Linear(hidden, channels, bias=bias)
+        self.act = _se_activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean(dim=(2, 3))  # [batch, channels]
-        w = torch.sigmoid(self.excite(F.relu(self.squeeze(s))))
+        w = torch.sigmoid(self.excite(self.act(self.squeeze(s))))
         return x * w[:, :, None, None]
 
 
@@ -452,20 +483,22 @@ class TFWSE(nn.Module):
     ``Linear(F, F/r) -> ReLU -> Linear(F/r, F) -> sigmoid`` gives one weight per
     frequency bin *and frame*, so the block can stress different bands at different
     moments (the "tfwSE" of the lightSED SE-CRNN of Nam et al., reduction 4).
-    Hidden size ``max(F // r, 4)``. ``bias`` as in :class:`SEBlock`. Input and output
-    ``[batch, channels, time, freq]`` with ``freq == n_freq``. Taught in notebook 05.
+    Hidden size ``max(F // r, 4)``. ``bias`` and ``activation`` as in :class:`SEBlock`.
+    Input and output ``[batch, channels, time, freq]`` with ``freq == n_freq``.
+    Taught in notebook 05.
     """
 
-    def __init__(self, n_freq: int, reduction: int = 4, *, bias: bool = False) -> None:
+    def __init__(self, n_freq: int, reduction: int = 4, *, bias: bool = False, activation: str = "relu") -> None:
         super().__init__()
         hidden = max(n_freq // reduction, 4)
         self.n_freq = n_freq
         self.squeeze = nn.Linear(n_freq, hidden, bias=bias)
         self.excite = nn.Linear(hidden, n_freq, bias=bias)
+        self.act = _se_activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = x.mean(dim=1)  # [batch, time, freq]
-        w = torch.sigmoid(self.excite(F.relu(self.squeeze(s))))
+        w = torch.sigmoid(self.excite(self.act(self.squeeze(s))))
         return x * w[:, None, :, :]
 
 
@@ -497,6 +530,7 @@ class ConvBlock(nn.Module):
         tfwse: bool = False,
         se_reduction: int = 4,
         se_bias: bool = False,
+        se_activation: str = "relu",
     ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel_size, padding=kernel_size // 2)
@@ -509,8 +543,8 @@ class ConvBlock(nn.Module):
             self.act = nn.ReLU()
         else:
             raise ValueError(f"activation={activation!r}: use 'glu', 'cg' or 'relu'.")
-        self.se = SEBlock(out_ch, se_reduction, bias=se_bias) if se else None
-        self.tfwse = TFWSE(n_freq, se_reduction, bias=se_bias) if tfwse else None
+        self.se = SEBlock(out_ch, se_reduction, bias=se_bias, activation=se_activation) if se else None
+        self.tfwse = TFWSE(n_freq, se_reduction, bias=se_bias, activation=se_activation) if tfwse else None
         self.dropout = nn.Dropout(dropout)
         self.pool = nn.AvgPool2d(pooling)
 
@@ -535,6 +569,8 @@ def _conv_stack(
     tfwse: bool = False,
     se_reduction: int = 4,
     se_bias: bool = False,
+    se_activation: str = "relu",
+    se_first_block: int = 0,
 ) -> nn.Sequential:
     freq_in = _freq_bins_after(n_mels, pooling)
     blocks = []
@@ -548,10 +584,11 @@ def _conv_stack(
                 kernel_size=kernel_size,
                 activation=activation,
                 dropout=dropout,
-                se=se,
-                tfwse=tfwse,
+                se=se and i >= se_first_block,
+                tfwse=tfwse and i >= se_first_block,
                 se_reduction=se_reduction,
                 se_bias=se_bias,
+                se_activation=se_activation,
             )
         )
     # Channels-last memory layout: the same numbers, stored so that the channels of each
@@ -584,6 +621,8 @@ class _CRNNBase(nn.Module):
                 tfwse=cfg.tfwse,
                 se_reduction=cfg.se_reduction,
                 se_bias=cfg.se_bias,
+                se_activation=cfg.se_activation,
+                se_first_block=cfg.se_first_block,
             )
             d = cfg.cnn_out_dim
             # DCASE 2023: concatenate [CNN features, pooled BEATs embeddings], project back.

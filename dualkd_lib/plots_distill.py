@@ -470,11 +470,36 @@ def se_attention_weights(model: nn.Module, features: torch.Tensor) -> list[dict[
     return found
 
 
+def se_attention_spread(model: nn.Module, features: torch.Tensor) -> pd.DataFrame:
+    """How much each block's SE/tfwSE attention changes from clip to clip.
+
+    ``features``: standardised log-mels of several clips ``[clips, n_mels, frames]``.
+    One row per block and attention (``block``, ``attention``): ``spread``, the standard
+    deviation across clips of each weight, averaged over the weights (channels, or
+    frequency bins averaged over frames), and ``constant``, the share of weights whose
+    standard deviation is below 1e-6. A dead bottleneck outputs the same weights for
+    every clip: spread 0, constant 1. Taught in notebook 05.
+    """
+    if features.dim() != 3 or features.shape[0] < 2:
+        raise ValueError(f"features must be several clips [clips, n_mels, frames], got {tuple(features.shape)}.")
+    per_clip = [se_attention_weights(model, features[i:i + 1]) for i in range(features.shape[0])]
+    rows = []
+    for b in range(len(per_clip[0])):
+        for key in ("se", "tfwse"):
+            if key not in per_clip[0][b]:
+                continue
+            w = np.stack([clip[b][key] if key == "se" else clip[b][key].mean(0) for clip in per_clip])
+            std = w.std(axis=0)
+            rows.append({"block": b, "attention": key, "spread": float(std.mean()),
+                         "constant": float((std < 1e-6).mean())})
+    return pd.DataFrame(rows)
+
+
 def plot_se_attention(weights: Sequence[Mapping[str, np.ndarray]], *, blocks: Sequence[int] | None = None) -> plt.Figure:
     """SE channel weights (top) and tfwSE time-frequency weights (bottom) of some blocks.
 
     ``weights``: the output of :func:`se_attention_weights`. ``blocks``: which conv blocks
-    (default: the first, one a third in and one two thirds in; the last blocks have only
+    (default: the first with attention, one a third in and one two thirds in; the last blocks have only
     one or two frequency bins left). Colours of the tfwSE maps span each map's own range
     (see its colour bar), so small differences stay visible. The blocks before the time pooling have more frames
     than later ones, so the time axis counts each block's own frames. Taught in notebook 05.
@@ -482,7 +507,10 @@ def plot_se_attention(weights: Sequence[Mapping[str, np.ndarray]], *, blocks: Se
     if not weights:
         raise ValueError("weights is empty; compute them with se_attention_weights(model, x).")
     n = len(weights)
-    blocks = list(blocks) if blocks is not None else sorted({0, n // 3, (2 * n) // 3})
+    if blocks is None:  # the first block with attention, one a third in and one two thirds in
+        first = next((i for i, w in enumerate(weights) if w), 0)
+        blocks = sorted({first, max(first, n // 3), max(first, (2 * n) // 3)})
+    blocks = list(blocks)
     if any(b < 0 or b >= n for b in blocks):
         raise ValueError(f"blocks={blocks} out of range: the model has {n} conv blocks (0..{n - 1}).")
     fig, axes = plt.subplots(2, len(blocks), figsize=(3.6 * len(blocks), 5.6), squeeze=False)

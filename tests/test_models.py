@@ -358,3 +358,31 @@ def test_se_bottleneck_without_bias_dies_into_one_half_and_with_bias_does_not() 
     assert all(m.squeeze.bias is not None for m in net.modules() if isinstance(m, (M.SEBlock, M.TFWSE)))
     assert all(m.squeeze.bias is None for m in M.SECRNN(M.TINY_STUDENT, seed=0).modules()
                if isinstance(m, (M.SEBlock, M.TFWSE)))
+
+
+def test_a_silu_bottleneck_unit_negative_for_every_clip_still_learns_and_a_relu_one_does_not() -> None:
+    """The SE units die because a ReLU negative for every clip passes no gradient; SiLU does."""
+    x = torch.rand(4, 8, 5, 4) + 0.1  # positive, as after the conv block's ReLU
+    grads = {}
+    for act in M.SE_ACTIVATIONS:
+        block = M.SEBlock(8, 4, activation=act)
+        with torch.no_grad():
+            block.squeeze.weight.copy_(-block.squeeze.weight.abs())  # every unit negative on every clip
+        block(x).sum().backward()
+        grads[act] = block.squeeze.weight.grad.abs().sum().item()
+    assert grads["relu"] == 0.0
+    assert grads["silu"] > 0.0
+    with pytest.raises(ValueError, match="se_activation"):
+        dataclasses.replace(M.TINY_STUDENT, se_activation="tanh")
+
+
+def test_se_first_block_leaves_the_earlier_blocks_without_attention() -> None:
+    cfg = dataclasses.replace(M.TINY_STUDENT, se_first_block=1, se_activation="silu")
+    net = M.SECRNN(cfg, seed=0)
+    assert net.cnn[0].se is None and net.cnn[0].tfwse is None
+    assert all(b.se is not None and b.tfwse is not None for b in list(net.cnn)[1:])
+    assert all(isinstance(m.act, torch.nn.SiLU) for m in net.modules() if isinstance(m, (M.SEBlock, M.TFWSE)))
+    out = net(feats(2, cfg.n_mels, 32))
+    assert out.strong.shape[-1] == 8
+    with pytest.raises(ValueError, match="se_first_block"):
+        dataclasses.replace(M.TINY_STUDENT, se_first_block=len(M.TINY_STUDENT.channels))

@@ -168,3 +168,25 @@ def test_se_attention_weights_shapes_and_plot() -> None:
     teacher = models.CRNN(models.CRNNConfig(n_mels=16, channels=(4, 4, 4), pooling=cfg.pooling, rnn_hidden=6))
     with pytest.raises(ValueError, match="no SE or tfwSE"):
         plots_distill.se_attention_weights(teacher, x)
+
+
+def test_se_attention_spread_is_zero_for_a_dead_bottleneck_and_positive_for_a_live_one() -> None:
+    cfg = models.CRNNConfig(n_mels=16, channels=(4, 8, 8), pooling=((2, 2), (2, 2), (1, 2)), rnn_hidden=6,
+                            rnn_layers=1, activation="relu", se=True, tfwse=True, se_first_block=1,
+                            se_bias=True, se_activation="silu")
+    model = models.SECRNN(cfg, seed=0)
+    with torch.no_grad():  # block 1's SE: its excite layer ignores the clip, a constant attention
+        model.cnn[1].se.excite.weight.zero_()
+    x = torch.randn(5, 16, 40)
+    spread = plots_distill.se_attention_spread(model, x)
+    assert list(zip(spread["block"], spread["attention"])) == [(1, "se"), (1, "tfwse"), (2, "se"), (2, "tfwse")]
+    dead = spread[(spread["block"] == 1) & (spread["attention"] == "se")].iloc[0]
+    assert dead["spread"] < 1e-6 and dead["constant"] == 1.0
+    live = spread[(spread["block"] == 2) & (spread["attention"] == "se")].iloc[0]
+    assert live["spread"] > 1e-6 and live["constant"] < 1.0
+    weights = plots_distill.se_attention_weights(model, x[:1])
+    assert weights[0] == {}
+    fig = plots_distill.plot_se_attention(weights)  # default blocks start at the first with attention
+    assert len([ax for ax in fig.axes if ax.get_images()]) == 2
+    with pytest.raises(ValueError, match="several clips"):
+        plots_distill.se_attention_spread(model, x[:1])
