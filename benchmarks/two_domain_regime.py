@@ -24,7 +24,19 @@ P = dataclasses.replace(
              dataclasses.replace(C.student, se_bias=True, se_activation="silu", se_first_block=1)),
     student_train=dataclasses.replace(C.student_train, epochs=9),
 )
-DATA, WORK = "data/experiments/course-rec", "data/experiments/cache-rec" + ("-old" if os.environ.get("STUDENT") == "old" else "")
+# TAKD=compensated | straight_through | blend<lambda>: a TAKD reading (own work folder, whose
+# features, embedding model and teacher are copied from the default one).
+# LR=cosine: the students' learning rate falls to 0 over the run; STEPS=N: N student steps.
+TAKD, LR, STEPS = os.environ.get("TAKD", ""), os.environ.get("LR", ""), os.environ.get("STEPS", "")
+if TAKD:
+    st = (dict(takd_blend=float(TAKD[len("blend"):])) if TAKD.startswith("blend") else dict(takd_gradient=TAKD))
+    P = dataclasses.replace(P, student_train=dataclasses.replace(P.student_train, **st))
+if LR:
+    P = dataclasses.replace(P, student_train=dataclasses.replace(P.student_train, lr_decay=LR))
+if STEPS:
+    P = dataclasses.replace(P, student_train=dataclasses.replace(P.student_train, max_steps=int(STEPS)))
+DATA = "data/experiments/course-rec"
+WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("STUDENT") == "old" and "old", TAKD, LR, STEPS) if v)
 def log(**kw):
     print(json.dumps(kw), flush=True)
 if stage == "base":
@@ -47,9 +59,9 @@ elif stage == "student":
     mode, seed = sys.argv[2], int(sys.argv[3])
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time(); m = pipeline.run_metrics(ctx, "student", mode, seed)
-    log(stage=f"student {mode} seed {seed}", student=os.environ.get("STUDENT", "new"), s=time.time() - t, m=m)
+    log(stage=f"student {mode} seed {seed}", work=WORK, s=time.time() - t, m=m)
 elif stage == "students":
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time()
-    table = pipeline.run_ablation(ctx, seeds=[0], out_dir="data/experiments/rec-ablation", jobs=2, baselines=True)
+    table = pipeline.run_ablation(ctx, seeds=[0], out_dir=WORK + "/ablation", jobs=int(os.environ.get("JOBS", "2")), baselines=False)
     log(stage="ablation", s=time.time() - t); print(table)

@@ -27,6 +27,7 @@ import contextlib
 import copy
 import dataclasses
 import logging
+import math
 import os
 import random
 import tempfile
@@ -85,7 +86,8 @@ class TrainConfig:
 
     Length: ``epochs`` passes over the loader, or ``max_steps`` optimiser steps
     if set (wins over ``epochs``). Optimiser: Adam, ``lr`` reached after a
-    sigmoid warm-up of ``lr_rampup_steps`` steps; gradients clipped to norm
+    sigmoid warm-up of ``lr_rampup_steps`` steps, then constant or, with
+    ``lr_decay="cosine"``, falling to 0 (:func:`learning_rate`); gradients clipped to norm
     ``grad_clip`` (None: no clipping). ``batch_sizes`` = (strong, weak,
     unlabeled) clips per batch, read by the batch sampler. Mean student:
     ``ema_alpha``; consistency weight ramps up to ``cons_max`` over
@@ -122,6 +124,7 @@ class TrainConfig:
     eefd_kind: str = "mse"
     takd_gradient: str = "interpolated"
     takd_blend: float | None = None
+    lr_decay: str = "none"
     grad_clip: float | None = 5.0
     seed: int = 0
     log_every: int = 50
@@ -140,6 +143,7 @@ class TrainConfig:
         _check_choice("kd_kind", self.kd_kind, KD_KINDS)
         _check_choice("eefd_kind", self.eefd_kind, EEFD_KINDS)
         _check_choice("takd_gradient", self.takd_gradient, TAKD_GRADIENTS)
+        _check_choice("lr_decay", self.lr_decay, LR_DECAYS)
         _check_choice("validate_on", self.validate_on, ("mean", "student"))
         if self.takd_blend is not None and not 0.0 <= self.takd_blend <= 1.0:
             raise ValueError(f"takd_blend must be None or in [0, 1], got {self.takd_blend}.")
@@ -285,6 +289,24 @@ def _require(batch: Mapping[str, Any], key: str, why: str) -> torch.Tensor:
             "(see dualkd_lib.datasets.build_train_loader)."
         )
     return batch[key]
+
+
+#: Learning-rate schedules after the warm-up (:attr:`TrainConfig.lr_decay`).
+LR_DECAYS: tuple[str, ...] = ("none", "cosine")
+
+
+def learning_rate(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate at optimiser step ``step`` of ``total_steps``.
+
+    ``cfg.lr`` times the sigmoid warm-up of ``cfg.lr_rampup_steps`` steps; with
+    ``cfg.lr_decay="cosine"`` also times ``(1 + cos(pi * step / total_steps)) / 2``, which
+    falls from 1 to 0 over the run (DCASE keeps the rate constant: "none").
+    Taught in notebook 05.
+    """
+    lr = cfg.lr * sigmoid_rampup(step, cfg.lr_rampup_steps)
+    if cfg.lr_decay == "cosine":
+        lr *= 0.5 * (1.0 + math.cos(math.pi * min(step / max(total_steps, 1), 1.0)))
+    return lr
 
 
 def training_step(
@@ -542,7 +564,7 @@ def train(
             seen += 1
             batch = mixup_batch(_to_device(batch, device), np.random.default_rng([cfg.seed, step, 7]),
                                 prob=cfg.mixup_prob, beta=cfg.mixup_beta)
-            lr = cfg.lr * sigmoid_rampup(step, cfg.lr_rampup_steps)
+            lr = learning_rate(cfg, step, total)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             loss, terms = training_step(model, mean_model, batch, cfg, step,

@@ -14,6 +14,7 @@ from dualkd_lib.distill import MODES
 from dualkd_lib.train import (
     check_cached_run,
     TrainConfig,
+    learning_rate,
     load_checkpoint,
     load_model_from_checkpoint,
     mixup_batch,
@@ -325,3 +326,15 @@ def test_predict_scores(parts) -> None:
     assert s.shape == (5, 10, OUT_FRAMES)
     with pytest.raises(ValueError, match="n_mels, frames"):
         predict_scores(model, x[0], progress=False)
+
+
+def test_cosine_learning_rate_warms_up_then_falls_to_zero_and_none_stays_constant() -> None:
+    cfg = TrainConfig(lr=1e-3, lr_rampup_steps=10, lr_decay="cosine")
+    flat = dataclasses.replace(cfg, lr_decay="none")
+    assert learning_rate(flat, 50, 100) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 0, 100) < learning_rate(cfg, 10, 100)  # warm-up
+    assert learning_rate(cfg, 50, 100) == pytest.approx(0.5e-3)
+    assert learning_rate(cfg, 100, 100) == pytest.approx(0.0, abs=1e-12)
+    assert all(learning_rate(cfg, s + 1, 100) <= learning_rate(cfg, s, 100) for s in range(10, 100))
+    with pytest.raises(ValueError, match="lr_decay"):
+        TrainConfig(lr_decay="step")
