@@ -749,12 +749,14 @@ def markdown_table(summary: list[dict]) -> str:
 
 def _train_student_in_worker(preset: Preset, data_root: Path, work_dir: Path, beats_dir: Path | None,
                              mode: str, seed: int, threads: int) -> tuple[str, int]:
-    """One student run in a worker process of :func:`run_ablation` (``jobs > 1``)."""
+    """One student run in a worker process of :func:`run_ablation` (``jobs > 1``): trained, then
+    scored (its ``metrics.json``), so that the evaluations run in parallel too."""
     torch.set_num_threads(threads)
     ctx = Context.create(preset, data_root=data_root, work_dir=work_dir, make_data_if_missing=False,
                          progress=False)
     ctx.beats_dir = beats_dir
     train_student(ctx, mode, seed=seed)
+    run_metrics(ctx, "student", mode, seed)
     return mode, seed
 
 

@@ -122,6 +122,9 @@ def test_students_trained_in_worker_processes_equal_serial_ones(ctx: pipeline.Co
     runs = [("supervised", 1), ("dual", 1)]
     pipeline.train_students_in_parallel(ctx, runs, jobs=2)
     parallel = {r: load_checkpoint(pipeline.student_run_dir(ctx, *r) / "final.pt")["model_state"] for r in runs}
+    for r in runs:  # the workers scored their runs too
+        metrics = json.loads((pipeline.student_run_dir(ctx, *r) / "metrics.json").read_text())
+        assert metrics["weights"] in ("student", "mean") and "psds1" in metrics
     serial_ctx = pipeline.Context.create("tiny", data_root=ctx.data_root, work_dir=tmp_path / "work", progress=False)
     for name in ("scaler.pt", "embedding", "embeddings", "runs/teacher-seed0", "teacher_outputs", "features"):
         src = ctx.work_dir / name  # share the frozen models and caches, not the student runs
