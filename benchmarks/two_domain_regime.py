@@ -28,6 +28,10 @@ P = dataclasses.replace(
 # features, embedding model and teacher are copied from the default one).
 # LR=cosine: the students' learning rate falls to 0 over the run; STEPS=N: N student steps.
 TAKD, LR, STEPS = os.environ.get("TAKD", ""), os.environ.get("LR", ""), os.environ.get("STEPS", "")
+BATCH = os.environ.get("BATCH", "")  # e.g. 4,4,8: the students' (strong, weak, unlabeled) clips per step
+if BATCH:
+    P = dataclasses.replace(P, student_train=dataclasses.replace(
+        P.student_train, batch_sizes=tuple(int(b) for b in BATCH.split(","))))
 if TAKD:
     st = (dict(takd_blend=float(TAKD[len("blend"):])) if TAKD.startswith("blend") else dict(takd_gradient=TAKD))
     P = dataclasses.replace(P, student_train=dataclasses.replace(P.student_train, **st))
@@ -36,7 +40,8 @@ if LR:
 if STEPS:
     P = dataclasses.replace(P, student_train=dataclasses.replace(P.student_train, max_steps=int(STEPS)))
 DATA = "data/experiments/course-rec"
-WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("STUDENT") == "old" and "old", TAKD, LR, STEPS) if v)
+WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("STUDENT") == "old" and "old", TAKD, LR, STEPS,
+                                                     BATCH.replace(",", "x")) if v)
 def log(**kw):
     print(json.dumps(kw), flush=True)
 if stage == "base":

@@ -495,6 +495,47 @@ def se_attention_spread(model: nn.Module, features: torch.Tensor) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def se_inactive_units(model: nn.Module, features: torch.Tensor) -> pd.DataFrame:
+    """Share of each SE/tfwSE bottleneck's hidden units that are negative on every clip.
+
+    ``features``: standardised log-mels ``[clips, n_mels, frames]``. One row per block and
+    attention: ``units`` (hidden size), ``inactive`` (share of units whose input to the
+    bottleneck's non-linearity is <= 0 for every clip, and for every frame in tfwSE) and
+    ``activation``. Behind a ReLU such a unit outputs 0 and gets no gradient: it is dead
+    and stays dead; behind a SiLU it still passes a gradient and can come back. Taught in
+    notebook 05.
+    """
+    if features.dim() != 3 or features.shape[0] < 1:
+        raise ValueError(f"features must be clips [clips, n_mels, frames], got {tuple(features.shape)}.")
+    found: dict[tuple[int, str], torch.Tensor] = {}
+    handles = []
+    for i, block in enumerate(getattr(model, "cnn", [])):
+        for key in ("se", "tfwse"):
+            att = getattr(block, key, None)
+            if att is not None:
+                def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor, i: int = i, key: str = key) -> None:
+                    found[(i, key)] = out.detach().reshape(-1, out.shape[-1])
+                handles.append(att.squeeze.register_forward_hook(hook))
+    if not handles:
+        raise ValueError(f"{type(model).__name__} has no SE or tfwSE attention in its conv blocks (a teacher?).")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(features)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    rows = []
+    for (i, key), pre in sorted(found.items()):
+        att = getattr(model.cnn[i], key)
+        rows.append({"block": i, "attention": key, "units": pre.shape[-1],
+                     "inactive": float((pre <= 0).all(dim=0).float().mean()),
+                     "activation": type(att.act).__name__})
+    return pd.DataFrame(rows)
+
+
 def plot_se_attention(weights: Sequence[Mapping[str, np.ndarray]], *, blocks: Sequence[int] | None = None) -> plt.Figure:
     """SE channel weights (top) and tfwSE time-frequency weights (bottom) of some blocks.
 

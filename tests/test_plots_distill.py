@@ -190,3 +190,21 @@ def test_se_attention_spread_is_zero_for_a_dead_bottleneck_and_positive_for_a_li
     assert len([ax for ax in fig.axes if ax.get_images()]) == 2
     with pytest.raises(ValueError, match="several clips"):
         plots_distill.se_attention_spread(model, x[:1])
+
+
+def test_se_inactive_units_counts_units_negative_on_every_clip() -> None:
+    cfg = models.CRNNConfig(n_mels=16, channels=(4, 8, 8), pooling=((2, 2), (2, 2), (1, 2)), rnn_hidden=6,
+                            rnn_layers=1, activation="relu", se=True, tfwse=True)
+    model = models.SECRNN(cfg, seed=0)
+    with torch.no_grad():  # block 2's SE: every unit negative (its inputs are post-ReLU, so >= 0)
+        model.cnn[2].se.squeeze.weight.copy_(-model.cnn[2].se.squeeze.weight.abs() - 0.1)
+        model.cnn[1].se.squeeze.weight.copy_(model.cnn[1].se.squeeze.weight.abs() + 0.1)  # all positive
+    table = plots_distill.se_inactive_units(model, torch.randn(4, 16, 40))
+    assert len(table) == 6 and set(table["activation"]) == {"ReLU"}
+    row = lambda b, k: table[(table["block"] == b) & (table["attention"] == k)].iloc[0]  # noqa: E731
+    assert row(2, "se")["inactive"] == 1.0 and row(2, "se")["units"] == 4
+    assert row(1, "se")["inactive"] == 0.0
+    assert ((table["inactive"] >= 0) & (table["inactive"] <= 1)).all()
+    teacher = models.CRNN(models.CRNNConfig(n_mels=16, channels=(4, 4, 4), pooling=cfg.pooling, rnn_hidden=6))
+    with pytest.raises(ValueError, match="no SE or tfwSE"):
+        plots_distill.se_inactive_units(teacher, torch.randn(2, 16, 40))
