@@ -66,6 +66,8 @@ elif stage == "student":
     t = time.time(); m = pipeline.run_metrics(ctx, "student", mode, seed)
     log(stage=f"student {mode} seed {seed}", work=WORK, s=time.time() - t, m=m)
 elif stage == "students":
+    if os.environ.get("JOBS") == "1":
+        torch.set_num_threads(1)
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time()
     table = pipeline.run_ablation(ctx, seeds=[0], out_dir=WORK + "/ablation", jobs=int(os.environ.get("JOBS", "2")), baselines=False)

@@ -69,3 +69,17 @@ def test_a_corrupt_or_stale_bundle_is_refused_with_the_reason(bundle, tmp_path: 
                for p in problems)
     with pytest.raises(FileNotFoundError, match="No pre-trained bundle"):
         pretrained.check_bundle(ctx.preset, tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("name", ["tiny", "course"])
+def test_every_bundle_shipped_in_the_package_fits_its_preset(name: str) -> None:
+    """A shipped bundle's files match the manifest's sha256, and its configs today's preset (not stale)."""
+    from dualkd_lib import config
+
+    folder = pretrained.bundle_dir(name)
+    if not (folder / pretrained.MANIFEST).is_file():
+        pytest.skip(f"no bundle shipped for preset {name!r} in {folder}")
+    assert pretrained.check_bundle(config.get_preset(name)) == []
+    manifest = json.loads((folder / pretrained.MANIFEST).read_text())
+    for key in ("configs", "files", "scores", "command", "library_version", "data_seed"):
+        assert key in manifest, f"the manifest of {name!r} has no {key!r}"
