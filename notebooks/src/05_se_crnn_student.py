@@ -26,6 +26,7 @@
 
 # %%
 # Set-up: imports only (the seeding happens in `notebook_setup` below).
+import dataclasses
 import os
 import time
 
@@ -192,6 +193,40 @@ ipywidgets.interactive(show_attention, clip=ipywidgets.IntSlider(value=0, min=0,
 #
 # Compare the SE weights of a few clips. If they were the same for every clip, what would that
 # tell you about the block?
+
+# %% [markdown]
+# ### Dead attention, and how the student avoids it
+#
+# An attention whose weights are the same for every clip does nothing a constant could not do:
+# it is *dead*. `plots_distill.se_attention_spread` measures it on many clips: `spread` is how
+# much each weight moves from clip to clip, `constant` the share of weights that never move.
+#
+# Why bottlenecks die: the squeeze averages activations that come out of a ReLU, so its input is
+# positive and much the same for every clip. Whether a hidden unit of the bottleneck is negative
+# then depends on its weights more than on the clip, and at initialisation many units are
+# negative for *every* clip (`plots_distill.se_inactive_units`, below, for a fresh student).
+# Behind a ReLU such a unit outputs 0 and gets no gradient, so it never comes back; if all of a
+# block's units die, its weights are `sigmoid(0) = 0.5` everywhere. A SiLU (`x * sigmoid(x)`, the
+# bottleneck of EfficientNet's SE blocks) still passes a gradient below zero. Your preset's
+# choices are printed below: `se_activation`, `se_bias` (biases in the bottleneck) and
+# `se_first_block`, the first block with attention (the full-resolution first block has so few
+# channels that its bottleneck has only a few units, and it is the most expensive place for an
+# attention: every weight multiplies the largest feature map of the network).
+
+# %%
+print({k: getattr(CFG.student, k) for k in ("se_activation", "se_bias", "se_first_block")})
+probe_clips = val.features[:32]
+fresh = models.SECRNN(CFG.student, seed=SEED)  # a freshly initialised student of your preset
+inactive = plots_distill.se_inactive_units(fresh, probe_clips)
+print(f"A fresh student: bottleneck units negative on all 32 validation clips, {inactive['inactive'].mean():.0%} "
+      f"on average; behind a {inactive['activation'].iloc[0]} (ReLU: dead for good, SiLU: still learning)")
+print(inactive.round(2).to_string(index=False))
+
+# %%
+spread = plots_distill.se_attention_spread(trained, probe_clips)
+print(f"The trained supervised student's attention on 32 validation clips "
+      f"({int((spread['constant'] == 1).sum())} of {len(spread)} attentions constant):")
+spread.round(4)
 
 # %% [markdown]
 # ## 4. The embedding distillation layer, and where the MACs go (5 min)
