@@ -4,8 +4,10 @@ embedding model, 1350-step teacher and students (docs/results/faithful-experimen
 Run from the repository root: `.venv/bin/python benchmarks/two_domain_regime.py base`, then
 `plain` and `students` (these two after base), or `student MODE SEED` for one student
 (`supervised` needs no teacher, so it can run beside `base`). `STUDENT=old` selects the
-student of before (bias-free ReLU SE/tfwSE in every block) with its own work folder,
-whose features must be copied from the default one. Data and caches: data/experiments/.
+student of before (bias-free ReLU SE/tfwSE in every block), `STUDENT=silu` SiLU bottlenecks
+with biases in every block, the default `new` the same without attention in block 0; each
+but `new` has its own work folder, whose features (and teacher) must be copied from the
+default one. Data and caches: data/experiments/.
 """
 import sys, json, time, dataclasses, os
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
@@ -20,8 +22,10 @@ P = dataclasses.replace(
     embedding=dataclasses.replace(C.embedding, n_classes=len(TAXONOMY)),
     pretrain=dataclasses.replace(C.pretrain, n_clips=3000, epochs=6, objective="clip_taxonomy"),
     teacher_train=dataclasses.replace(C.teacher_train, epochs=9),
-    student=(C.student if os.environ.get("STUDENT") == "old" else
-             dataclasses.replace(C.student, se_bias=True, se_activation="silu", se_first_block=1)),
+    student={"old": C.student,  # bias-free ReLU bottlenecks in every block (the course student today)
+             "silu": dataclasses.replace(C.student, se_bias=True, se_activation="silu"),
+             "new": dataclasses.replace(C.student, se_bias=True, se_activation="silu", se_first_block=1),
+             }[os.environ.get("STUDENT", "new")],
     student_train=dataclasses.replace(C.student_train, epochs=9),
 )
 # TAKD=compensated | straight_through | blend<lambda>: a TAKD reading (own work folder, whose
@@ -40,7 +44,7 @@ if LR:
 if STEPS:
     P = dataclasses.replace(P, student_train=dataclasses.replace(P.student_train, max_steps=int(STEPS)))
 DATA = "data/experiments/course-rec"
-WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("STUDENT") == "old" and "old", TAKD, LR, STEPS,
+WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("STUDENT", "new") != "new" and os.environ["STUDENT"], TAKD, LR, STEPS,
                                                      BATCH.replace(",", "x")) if v)
 def log(**kw):
     print(json.dumps(kw), flush=True)

@@ -362,8 +362,14 @@ def _cached_run_fits(ctx: Context, kind: str, path: Path, train_config, model_co
 
 
 def _fingerprint(path: Path) -> str:
-    st = path.stat()
-    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+    """``name:size:sha256[:16]`` of a model file: what its cached outputs were computed from.
+
+    From the content, not the folder or the time stamp, so that a work folder that is
+    copied or moved (a classroom cache) keeps its caches valid, and a retrained model
+    (new content) never reuses the old one's."""
+    from dualkd_lib.pretrained import sha256
+
+    return f"{path.name}:{path.stat().st_size}:{sha256(path)[:16]}"
 
 
 @torch.no_grad()

@@ -281,3 +281,17 @@ def test_teacher_is_cached_per_seed(taxonomy_ctx: pipeline.Context) -> None:
     t1 = taxonomy_ctx.teacher(1)
     assert t1 is not t0 and taxonomy_ctx.teacher(0) is t0
     assert not torch.equal(next(t0.parameters()), next(t1.parameters()))
+
+
+def test_a_copied_work_folder_keeps_its_cached_teacher_outputs_and_embeddings(ctx: pipeline.Context,
+                                                                              tmp_path: Path) -> None:
+    """Caches are keyed by the model file's content, not its folder: a copied cache is reused."""
+    ctx.teacher_outputs("weak")
+    ctx.embeddings("weak")
+    copy = tmp_path / "copied-work"
+    shutil.copytree(ctx.work_dir, copy)  # copytree keeps the files' time stamps; the content decides anyway
+    cached = {p: p.stat().st_mtime_ns for p in (copy / "teacher_outputs" / "weak.pt", copy / "embeddings" / "weak.pt")}
+    other = pipeline.Context.create("tiny", data_root=ctx.data_root, work_dir=copy, progress=False)
+    torch.testing.assert_close(other.teacher_outputs("weak")[0], ctx.teacher_outputs("weak")[0])
+    other.embeddings("weak")
+    assert {p: p.stat().st_mtime_ns for p in cached} == cached  # read, not recomputed
