@@ -189,21 +189,29 @@ plt.show()
 # %% [markdown]
 # ## 4. Same clip, three models (5 min)
 #
-# Frame scores of the teacher, the supervised student and the dual student on evaluation clips.
-# For the dual run we draw both the student and its mean student (the one evaluated and deployed).
-# We open two clips chosen by a rule, not by eye: the clip where the dual mean student's frame
-# error (binary cross-entropy against the frame labels) improves most over the supervised one,
-# and the clip where it gets worst. Use the slider to browse the others.
+# Frame scores of the teacher, the supervised student and the dual student on evaluation clips,
+# each student with the weights the ablation kept for it (its own or its mean student's, chosen on
+# the validation split; the name says which). For the dual run we also draw the other weights.
+# We open two clips chosen by a rule, not by eye: the clip where the dual student's frame error
+# (binary cross-entropy against the frame labels) improves most over the supervised one, and the
+# clip where it gets worst. Use the slider to browse the others.
 
 # %%
 ev = ctx.split("evaluation")
 scores = {"teacher": ctx.teacher_outputs("evaluation")[0].numpy()}
+kept = {}  # mode -> the name of its kept weights in `scores`
 for mode in ("supervised", "dual"):
     student_model, mean_model, _ = train.load_model_from_checkpoint(
         pipeline.student_run_dir(ctx, mode, SEEDS[0]) / "final.pt", expected_kind="student")
-    if mode == "dual":
-        scores["dual (student)"], _ = train.predict_scores(student_model, ev.features, progress=False)
-    scores[f"{mode} (mean)"], _ = train.predict_scores(mean_model, ev.features, progress=False)
+    chosen = pipeline.run_metrics(ctx, "student", mode, SEEDS[0])["weights"]  # "student" or "mean"
+    for weights, model in (("student", student_model), ("mean", mean_model)):
+        if weights == chosen or mode == "dual":
+            name = f"{mode} ({'own weights' if weights == 'student' else 'mean student'}"
+            name += ", kept)" if weights == chosen else ")"
+            scores[name], _ = train.predict_scores(model, ev.features, progress=False)
+            if weights == chosen:
+                kept[mode] = name
+print("kept on validation:", kept)
 
 
 def frame_bce(s):
@@ -211,7 +219,7 @@ def frame_bce(s):
     return torch.nn.functional.binary_cross_entropy(s, ev.strong.float(), reduction="none").mean(dim=(1, 2)).numpy()
 
 
-gain = frame_bce(scores["supervised (mean)"]) - frame_bce(scores["dual (mean)"])
+gain = frame_bce(scores[kept["supervised"]]) - frame_bce(scores[kept["dual"]])
 best, worst = int(np.argmax(gain)), int(np.argmin(gain))
 print(f"dual improves the frame BCE on {np.mean(gain > 0):.0%} of the {len(gain)} evaluation clips")
 frame_s = ctx.encoder.frame_seconds
