@@ -29,6 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dualkd_lib import desed_io, evaluate, generate, models
+from dualkd_lib.distill import MODE_TERMS
 from dualkd_lib.config import Preset, get_preset
 from dualkd_lib.constants import CLASSES, SAMPLE_RATE
 from dualkd_lib.datasets import SEDDataset, build_train_loader
@@ -786,6 +787,9 @@ def train_students_in_parallel(ctx: Context, runs: Sequence[tuple[str, int]], jo
     runs = [(m, s) for m, s in runs if not (student_run_dir(ctx, m, s) / "final.pt").is_file()]
     if not runs:
         return
+    # The costliest first (more loss terms, more work per step: dual, takd, then kd and eefd), so
+    # that the last run to start is a short one and no core waits long at the end.
+    runs = sorted(runs, key=lambda run: -len(MODE_TERMS[run[0]]))
     if any(m in ("kd", "takd", "dual") for m, _ in runs):
         ctx.training_datasets(with_teacher=True, with_embeddings=True)  # teacher, its outputs, embeddings
     elif any(m in ("eefd",) for m, _ in runs):
