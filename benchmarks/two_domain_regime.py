@@ -32,6 +32,9 @@ P = dataclasses.replace(
 # features, embedding model and teacher are copied from the default one).
 # LR=cosine: the students' learning rate falls to 0 over the run; STEPS=N: N student steps.
 TAKD, LR, STEPS = os.environ.get("TAKD", ""), os.environ.get("LR", ""), os.environ.get("STEPS", "")
+TEACHER_LR = os.environ.get("TEACHER_LR", "")  # e.g. 3e-3: the teacher's learning rate
+if TEACHER_LR:
+    P = dataclasses.replace(P, teacher_train=dataclasses.replace(P.teacher_train, lr=float(TEACHER_LR)))
 BATCH = os.environ.get("BATCH", "")  # e.g. 4,4,8: the students' (strong, weak, unlabeled) clips per step
 if BATCH:
     P = dataclasses.replace(P, student_train=dataclasses.replace(
@@ -45,7 +48,7 @@ if STEPS:
     P = dataclasses.replace(P, student_train=dataclasses.replace(P.student_train, max_steps=int(STEPS)))
 DATA = "data/experiments/course-rec"
 WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("STUDENT", "new") != "new" and os.environ["STUDENT"], TAKD, LR, STEPS,
-                                                     BATCH.replace(",", "x")) if v)
+                                                     BATCH.replace(",", "x"), TEACHER_LR and "tlr" + TEACHER_LR) if v)
 def log(**kw):
     print(json.dumps(kw), flush=True)
 if stage == "base":
@@ -59,6 +62,10 @@ if stage == "base":
     t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", s=time.time() - t, m=m)
     for s in ("strong", "weak", "unlabeled"): ctx.teacher_outputs(s)
     open("data/experiments/rec_teacher_ready", "w").write("1")
+elif stage == "teacher":  # the teacher alone (TEACHER_LR variants), then its ablation row
+    torch.set_num_threads(1)
+    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", work=WORK, s=time.time() - t, m=m)
 elif stage == "plain":
     torch.set_num_threads(1)
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
