@@ -128,6 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("root", type=Path, help="DESED root in the DCASE 2023 recipe layout")
     p.add_argument("--out", type=Path, default=None, help="write the 16 kHz copy here (default: inside root)")
 
+    p = sub.add_parser("cache", help="pack or unpack a classroom cache: the data and trained models as one archive")
+    cache = p.add_subparsers(dest="cache_command", required=True, metavar="pack|unpack")
+    q = cache.add_parser("pack", help="write the preset's data folder and work folder to one checked archive")
+    q.add_argument("--preset", default=None, help="tiny | course (default: $DUALKD_PRESET or course)")
+    q.add_argument("--out", type=Path, required=True, help="the archive to write, e.g. course-cache.tar")
+    q.add_argument("--data", type=Path, default=None, help="data folder (default: data/generated/<preset>)")
+    q.add_argument("--work-dir", type=Path, default=None, help="work folder (default: data/cache/<preset>)")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing archive")
+    q = cache.add_parser("unpack", help="check an archive and unpack it into empty data and work folders")
+    q.add_argument("archive", type=Path)
+    q.add_argument("--preset", default=None, help="the preset it must fit (default: the archive's)")
+    q.add_argument("--data", type=Path, default=None, help="data folder (default: data/generated/<preset>)")
+    q.add_argument("--work-dir", type=Path, default=None, help="work folder (default: data/cache/<preset>)")
+
     p = sub.add_parser("course", help="run every notebook headless and save the executed copies")
     _add_preset(p)
     p.add_argument("--out", type=Path, default=Path("build/notebooks"))
@@ -274,6 +288,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         from dualkd_lib import desed_real
 
         print(desed_real.prepare_desed(args.root, args.out).summary())
+        return 0
+    if args.command == "cache":
+        from dualkd_lib import classroom_cache
+
+        if args.cache_command == "pack":
+            out = classroom_cache.pack(_resolve_preset(args.preset), args.out, data_root=args.data,
+                                       work_dir=args.work_dir, overwrite=args.overwrite)
+            print(f"classroom cache written: {out} ({out.stat().st_size / 1e6:.0f} MB)")
+            return 0
+        info = classroom_cache.unpack(args.archive, preset=args.preset, data_root=args.data, work_dir=args.work_dir)
+        print(f"classroom cache unpacked in {info['seconds']:.1f} s: {info['files']} files "
+              f"({info['bytes'] / 1e6:.0f} MB, preset {info['preset']}) into {info['data_root']} and {info['work_dir']}")
         return 0
     if args.command == "course":
         from dualkd_lib import course

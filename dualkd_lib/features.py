@@ -652,6 +652,44 @@ class FeatureCache:
             and meta.get("shape") == [len(resolved), cfg.n_mels, n_frames(cfg)]
         )
 
+    def relocate(self, old_root: str | Path, new_root: str | Path, cfg: FeatureConfig) -> int:
+        """Re-point the entries computed from WAVs under ``old_root`` to the same files under ``new_root``.
+
+        For a data folder that was moved or copied with its content checked (a classroom
+        cache, :mod:`dualkd_lib.classroom_cache`): the entries' names and fingerprints hold
+        absolute paths and time stamps, so without this every split would be computed
+        again. An entry whose files are not all under ``old_root``, or whose new files
+        differ in size, is left alone (it is then recomputed when used). Returns the number
+        of entries re-pointed. Taught in notebook 00.
+        """
+        old_root, new_root = Path(old_root), Path(new_root).resolve()
+        moved = 0
+        for meta_path in sorted(self.cache_dir.glob("*.json")):
+            try:
+                meta = json.loads(meta_path.read_text())
+                old = [Path(p) for p, _, _ in meta["fingerprint"]]
+                sizes = [size for _, size, _ in meta["fingerprint"]]
+            except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+            try:
+                new = [new_root / p.relative_to(old_root) for p in old]
+            except ValueError:
+                continue  # not computed from this data folder
+            if not all(p.is_file() and p.stat().st_size == size for p, size in zip(new, sizes)):
+                continue
+            npy_new, meta_new = self.paths_for(new, cfg)
+            npy_old = meta_path.with_suffix(".npy")
+            if not npy_old.is_file():
+                continue
+            if npy_old != npy_new:
+                npy_old.replace(npy_new)
+            meta["fingerprint"] = self._fingerprint(sorted(new))
+            _atomic_write_text(meta_new, json.dumps(meta, indent=1))
+            if meta_path != meta_new:
+                meta_path.unlink()
+            moved += 1
+        return moved
+
     def features_for(
         self,
         wav_paths: Sequence[str | Path],
