@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from dualkd_lib import course, doctor, exercises
+from dualkd_lib import classroom_cache, course, doctor, exercises
 from dualkd_lib.constants import CLIP_SECONDS, SAMPLE_RATE
 
 # %% tags=["parameters"]
@@ -112,6 +112,25 @@ else:
     print(f"(missing: {', '.join(status.missing[:3])}{' ...' if len(status.missing) > 3 else ''}).")
     print("Notebook 01 generates it, or run this in the repository folder:")
     print(f"    {status.command}")
+
+# %% [markdown]
+# **In a classroom.** Generating the data and training the students takes a while. An instructor
+# who has run the course once can pack the data and every trained model into one archive,
+# `dualkd cache pack --preset course --out course-cache.tar`, and each learner unpacks it with
+# `dualkd cache unpack course-cache.tar` before opening notebook 01 (`dualkd_lib.classroom_cache`).
+# The archive's manifest holds the sha256 of every file and the preset's settings: a corrupt copy,
+# or one made with other settings, is refused with the reason, and nothing already on your
+# machine is overwritten. The next cell shows the manifest of an archive, if you have one.
+
+# %%
+ARCHIVE = os.environ.get("DUALKD_CACHE_ARCHIVE")  # e.g. course-cache.tar, from your instructor
+if ARCHIVE:
+    manifest = classroom_cache.read_manifest(ARCHIVE)
+    print({k: manifest[k] for k in ("preset", "library_version", "data_fingerprint", "created")},
+          f"{len(manifest['files'])} files")
+    print("fits this preset:", classroom_cache.check_manifest(manifest, SETUP.config()) or "yes")
+else:
+    print("No archive given (set DUALKD_CACHE_ARCHIVE to read one).")
 
 # %% [markdown]
 # ## 3. Exercise 0.1: from seconds to frames (5 min)
