@@ -72,6 +72,12 @@ REQUIRED_PARAMETERS: tuple[str, ...] = ("PRESET", "SEED", "DATA_ROOT")
 _SOURCE_NAME = re.compile(r"^(\d{2})_[a-z0-9_]+\.py$")
 _BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\b(?P<rest>.*)$")
 _END = re.compile(r"^\s*# END SOLUTION\s*$")
+#: Markers of an answer in a markdown cell (a Think! question, the quiz): shown in the
+#: solutions variant, a collapsed ``<details>`` block in the student variant.
+ANSWER_BEGIN: str = "<!-- BEGIN ANSWER -->"
+ANSWER_END: str = "<!-- END ANSWER -->"
+#: Headings whose markdown cell must hold an answer block.
+ANSWERED_HEADINGS: tuple[str, ...] = ("### Think!", "## Check your understanding")
 _EXERCISE_TEXT = re.compile(r"^\s*Exercise\s+(?P<id>\d+\.\d+[a-z]?)\s*:\s*(?P<task>\S.*?)\s*$")
 _KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 _LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
@@ -208,6 +214,40 @@ def _split_solutions(source: str, variant: str, where: str, cell_index: int) -> 
     return "\n".join(out), stubs
 
 
+def _render_answers(text: str, variant: str, where: str) -> str:
+    """A markdown cell with its answer blocks rendered for ``variant`` (see :data:`ANSWER_BEGIN`).
+
+    Solutions: the answer is shown under a bold "Answer" line. Student: it is folded into a
+    ``<details>`` block the learner opens after trying. Both come from the one source.
+    Raises ``ValueError`` on unbalanced markers, and when a Think! question or a quiz has no
+    answer.
+    """
+    out, inside, found = [], False, 0
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped == ANSWER_BEGIN:
+            if inside:
+                raise ValueError(f"{where}: nested {ANSWER_BEGIN}; close the first answer with {ANSWER_END}.")
+            inside, found = True, found + 1
+            out += (["**Answer** (instructor's version)", ""] if variant == "solutions"
+                    else ["<details>", "<summary>Answer (try it yourself first)</summary>", ""])
+        elif stripped == ANSWER_END:
+            if not inside:
+                raise ValueError(f"{where}: {ANSWER_END} without a {ANSWER_BEGIN} before it.")
+            inside = False
+            if variant == "student":
+                out += ["", "</details>"]
+        else:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: an answer is never closed; add {ANSWER_END}.")
+    for heading in ANSWERED_HEADINGS:
+        if any(line.strip().startswith(heading) for line in text.split("\n")) and not found:
+            raise ValueError(f"{where}: '{heading}' without an answer; add one between {ANSWER_BEGIN} and "
+                             f"{ANSWER_END} in the same cell (see notebooks/README.md).")
+    return "\n".join(out)
+
+
 def _lint(nb: Any, source: Path, stubs: list[ExerciseStub]) -> None:
     """The conventions every notebook follows (see notebooks/README.md)."""
     number = int(source.name[:2])
@@ -269,7 +309,7 @@ def build_notebook(source: str | Path, variant: str) -> Any:
                     tags.append(RAISES_TAG)
             new = nbformat.v4.new_code_cell(text)
         elif cell.cell_type == "markdown":
-            new = nbformat.v4.new_markdown_cell(text)
+            new = nbformat.v4.new_markdown_cell(_render_answers(text, variant, where))
         else:
             new = nbformat.v4.new_raw_cell(text)
         meta = {k: copy.deepcopy(cell.metadata[k]) for k in _KEPT_CELL_METADATA if k in cell.metadata}

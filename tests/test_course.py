@@ -308,3 +308,46 @@ def test_run_course_reports_a_preparation_error_and_runs_no_notebook(tmp_path: P
     monkeypatch.setattr(course, "run_notebooks", lambda *a, **k: pytest.fail("notebooks must not run"))
     assert course.main_run_course("desed", tmp_path / "out") == 1
     assert "no DESED folder at /nowhere" in capsys.readouterr().err
+
+
+THINK = DEMO + textwrap.dedent(
+    '''\
+
+    # %% [markdown]
+    # ### Think!
+    #
+    # Why is the sky blue?
+    #
+    # <!-- BEGIN ANSWER -->
+    # Rayleigh scattering.
+    # <!-- END ANSWER -->
+    '''
+)
+
+
+def test_think_answers_are_shown_in_solutions_folded_for_students_and_required(tmp_path: Path) -> None:
+    root = _make_root(tmp_path, {"09_demo.py": THINK})
+    source = root / "notebooks" / "src" / "09_demo.py"
+    student = course.build_notebook(source, "student").cells[-1].source
+    solution = course.build_notebook(source, "solutions").cells[-1].source
+    assert "Rayleigh scattering." in student and "Rayleigh scattering." in solution
+    assert "<details>" in student and "</details>" in student and "BEGIN ANSWER" not in student
+    assert "<details>" not in solution and "**Answer**" in solution and "END ANSWER" not in solution
+    for broken, message in (
+        (THINK.replace("# <!-- END ANSWER -->\n", ""), "never closed"),
+        (THINK.replace("# <!-- BEGIN ANSWER -->\n", ""), "without a"),
+        (THINK.replace("# <!-- BEGIN ANSWER -->\n# Rayleigh scattering.\n# <!-- END ANSWER -->\n", ""), "without an answer"),
+    ):
+        (root / "notebooks" / "src" / "09_demo.py").write_text(broken, encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            course.build_notebook(source, "student")
+
+
+def test_every_think_question_and_quiz_of_the_course_has_an_answer() -> None:
+    sources = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
+    assert len(sources) == 10
+    for source in sources:
+        text = source.read_text(encoding="utf-8")
+        questions = text.count("# ### Think!") + text.count("# ## Check your understanding")
+        assert questions >= 2 and text.count(course.ANSWER_BEGIN) == questions, source.name
+        course.build_notebook(source, "student")  # and the build accepts them

@@ -177,6 +177,15 @@ print("frames in a 10-s clip at hop 256:", int(CLIP_SECONDS * SAMPLE_RATE / 256)
 # change about how large and slow they may be, compared with the student? And what could go
 # wrong if the student's frames (its time resolution) did not line up with the embedding
 # model's frames when EEFD compares them?
+#
+# <!-- BEGIN ANSWER -->
+# They may be as large and slow as the training machine allows. They run only while the student
+# is trained (their outputs are computed once and cached) and never on the device, so only the
+# student's size and speed count for deployment. If the frames did not line up, EEFD would ask the
+# student's frame `t` to predict the embedding of another moment: a shifted or blurred target that
+# teaches the student the wrong timing. That is why the embeddings are resampled to the CRNN's
+# frame rate (notebook 03).
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## Summary
@@ -198,8 +207,7 @@ print("frames in a 10-s clip at hop 256:", int(CLIP_SECONDS * SAMPLE_RATE / 256)
 #    must run on the device after training?
 # 3. Why are PSDS numbers computed on the `tiny` preset not meaningful?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. *When* each sound happens: onsets and offsets, from frame-level ("strong") scores. A
 #    tagger only says which classes occur somewhere in the clip (clip-level, "weak" output);
@@ -211,7 +219,7 @@ print("frames in a 10-s clip at hop 256:", int(CLIP_SECONDS * SAMPLE_RATE / 256)
 #    both DCASE scenarios). On 30 s of audio a single false positive is already 120 per hour, so
 #    a class's curve ends before it starts and its score is 0. Scores need minutes of audio.
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #

@@ -68,6 +68,14 @@ pd.DataFrame({"class": CLASSES, "typical event (real DESED, median)": [
 # Weak labels are much cheaper to collect than strong ones. Why? And what can a model *not* learn
 # from a weak label `Dog,Speech` that it can learn from `Dog 2.31 3.05; Speech 0.00 4.10`?
 # (Think about where the dog is, how many barks there are, and whether dog and speech overlap.)
+#
+# <!-- BEGIN ANSWER -->
+# A weak label needs one listen and a yes or no per class; a strong label needs every onset and
+# offset marked, which means scrubbing back and forth through the audio, event by event. From
+# `Dog,Speech` a model cannot learn *where* the dog is, how many barks there are, how long they
+# last, or whether the dog and the speech overlap: only that each class occurs somewhere in the
+# 10 s. Strong labels give a target for every frame, so timing and boundaries are learnt directly.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 2. Generate the data (5 min)
@@ -257,8 +265,7 @@ except ValueError as err:
 #    onset and offset errors on Frying, compared with Dishes?
 # 4. Why must the same seed give the same dataset, byte for byte?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. Only that it contains no cat (a weak label lists *every* class present). The number of
 #    events and their times are not in a weak label.
@@ -271,7 +278,7 @@ except ValueError as err:
 # 4. So that every run of the course (and every test) sees the same data: results can be
 #    compared and cached files (features, teacher outputs) stay valid.
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #

@@ -124,6 +124,15 @@ widgets.interactive_spectrogram(wave, events=events)
 # Dishes events last about 0.4 s; Frying often lasts 10 s. Which of the three parameters matters
 # most for detecting a Dishes event *on time*, and what do you lose if you make the hop 4×
 # longer to save compute?
+#
+# <!-- BEGIN ANSWER -->
+# The hop: it sets the time resolution. The CRNN pools time by 4, so one output frame covers
+# 4 hops: 4 × 32 ms = 128 ms in the `course` preset, about three output frames for a 0.4-s
+# Dishes event. With a 4× longer hop an output frame lasts 0.512 s, longer than the event itself:
+# its onset and offset can only be placed to within about half a second, PSDS1 (which needs 70 %
+# overlap) rejects such detections, and the median filter can erase the event. The window and the
+# mel bins change frequency detail, not timing, and a 10-s Frying event hardly notices any of it.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 2. From events to frame labels (12 min)
@@ -261,6 +270,15 @@ print(f"before: mean {float(x.mean()):.1f} dB, std {float(x.std()):.1f} dB | "
 # standardising each test clip with its own mean and std? (What happens to a quiet clip that
 # contains only a faint dog bark?) The DCASE baseline does use per-clip min-max scaling;
 # `features.Scaler(mode="instance_minmax")` offers it if you want to compare.
+#
+# <!-- BEGIN ANSWER -->
+# Fixed statistics are part of the model: every clip goes through the same transform, so loudness
+# stays information (a faint bark stays faint). Standardising each clip by itself would stretch a
+# quiet clip that holds only a faint bark, and its background noise, to the range of a loud clip:
+# the model would see noise blown up into events and lose the absolute level, and a clip's
+# features would depend on what else is in it. Fitting on the training set only also keeps the
+# validation and evaluation clips unseen.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 4. Everything together (3 min)
@@ -295,8 +313,7 @@ pd.Series(split.strong.mean(dim=(0, 2)).numpy(), index=CLASSES).round(3)
 # 3. Your encoder labels one frame too few at the end of every event. Which rounding did you use?
 # 4. What goes wrong if you compute the scaler's mean and std on the evaluation set?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. `1 + 160000 // 512 = 313` feature frames; `int(int(160000 / 512) / 4) = 78` output frames of
 #    128 ms.
@@ -308,7 +325,7 @@ pd.Series(split.strong.mean(dim=(0, 2)).numpy(), index=CLASSES).round(3)
 #    whenever the test set changes; results would be optimistic and not reproducible on new
 #    recordings. Fit on training data once and keep it.
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #

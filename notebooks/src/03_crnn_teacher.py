@@ -121,6 +121,15 @@ shapes
 # The first conv block has the fewest parameters, yet it runs its 3×3 filters on the most
 # time-frequency positions (compare with block 6). Is it then the most expensive block in MACs?
 # (Hint: MACs = positions × input channels × output channels × 9; notebook 05 counts them.)
+#
+# <!-- BEGIN ANSWER -->
+# No. Its 3×3 filters see one input channel, so per position it costs `1 × 16 × 9` MACs, while
+# block 1, with 4× fewer positions, costs `16 × 32 × 9` per position: the middle blocks, with many
+# channels on a still large map, dominate the MACs (notebook 05 counts them). On a CPU the first
+# block is expensive in *time* out of proportion to its MACs, though: its BatchNorm, activation and
+# pooling run on the largest feature map, and such element-wise work is limited by memory traffic,
+# not by arithmetic.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 2. The weak head: attention pooling (7 min)
@@ -301,6 +310,14 @@ pd.Series({k: teacher_metrics[k] for k in ("psds1", "psds2", "f1_collar", "f1_in
 #
 # Predict first: if every clip were given the embeddings of *another* clip, how far would PSDS1
 # drop? Then run the cell.
+#
+# <!-- BEGIN ANSWER -->
+# The drop measures how much the teacher relies on its embeddings. Another clip's embeddings
+# describe other sounds at other times, so a teacher that leans on them detects confident events
+# in the wrong places, which costs PSDS1 (timing) and PSDS2 (classes). A large drop means its
+# detections come largely from the embeddings, which is what EEFD hopes to transfer; a small one
+# means its own CNN does most of the work. Compare your guess with the printed table.
+# <!-- END ANSWER -->
 
 # %%
 ev = ctx.split("evaluation")
@@ -361,8 +378,7 @@ widgets.interactive_clip_predictions({"teacher": right, "teacher, wrong embeddin
 #    frame?
 # 4. Why is the teacher allowed to be slow and large?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. `313 // 4 = 78` frames (the two time poolings of 2 floor the count), each covering 4 feature
 #    frames: `4 × 512 / 16000 = 0.128 s`.
@@ -375,7 +391,7 @@ widgets.interactive_clip_predictions({"teacher": right, "teacher, wrong embeddin
 # 4. It runs only while the student is trained, on a machine of our choice, and its outputs are
 #    computed once and cached; only the student must fit the device.
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #

@@ -142,6 +142,13 @@ pd.DataFrame(rows)
 # on Frying (the table counts 2) and penalises it (`alpha_ct` = 0.5). So which scenario rewards precise **localisation** in time, and
 # which rewards getting the **class** right with coarse timing? Which one would you optimise for a
 # baby monitor that must say "someone is crying" within a few seconds?
+#
+# <!-- BEGIN ANSWER -->
+# Scenario 1 rewards localisation: a detection must cover 70 % of its event and lie 70 % inside
+# it, so coarse timing fails. Scenario 2 rewards the class: a rough overlap is enough, but
+# detecting the wrong class (a cross-trigger) is penalised. A baby monitor must say "crying"
+# within a few seconds and not confuse it with speech: scenario 2 (PSDS2).
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 3. The PSD-ROC curve (7 min)
@@ -312,8 +319,7 @@ pd.Series(pipeline.evaluate_scores(ctx, scores, "evaluation")).round(3)
 # 3. What happens to a 0.3-s Dishes event after a median filter of 21 frames of 64 ms?
 # 4. Why does the summary PSD-ROC subtract the standard deviation across classes?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. Half of the detection (2 s of 4 s) lies on Speech: 0.5 < 0.7 fails scenario 1 (a false
 #    positive there), 0.5 ≥ 0.1 passes scenario 2. It covers all of the event, so the GTC holds.
@@ -325,7 +331,7 @@ pd.Series(pipeline.evaluate_scores(ctx, scores, "evaluation")).round(3)
 # 4. So that a detector cannot buy a high score with a few easy classes: PSDS rewards
 #    performance that is good *and* uniform across classes (`alpha_st` = 1 in both scenarios).
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #

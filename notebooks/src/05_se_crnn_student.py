@@ -108,6 +108,14 @@ plt.show()
 # The student has far fewer parameters than MACs would suggest, and vice versa for the GRU.
 # Where do the MACs of a CRNN go: into the layers with many *weights*, or into the layers that
 # are applied at many *positions*? Section 4 measures it.
+#
+# <!-- BEGIN ANSWER -->
+# Into the layers applied at many positions. A convolution reuses its `9 × C_in × C_out` weights at
+# every time-frequency position, so its MACs are its weights times thousands of positions: the
+# conv blocks have few parameters and most of the MACs. The GRU has many weights (three gates, two
+# directions) but runs only at the output frames, and the heads only once per frame: many
+# parameters, few MACs. Section 4's table shows both.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 2. Squeeze-and-excitation (8 min)
@@ -193,6 +201,14 @@ ipywidgets.interactive(show_attention, clip=ipywidgets.IntSlider(value=0, min=0,
 #
 # Compare the SE weights of a few clips. If they were the same for every clip, what would that
 # tell you about the block?
+#
+# <!-- BEGIN ANSWER -->
+# That the block does not attend: a weight that is the same for every clip is a constant scale
+# per channel, which the next convolution could absorb, so the block's attention ignores its input
+# and buys nothing for its cost. The usual cause is a dead bottleneck, whose units are negative
+# for every clip (the next cells measure it). A few weights that barely move can be legitimate (a
+# channel that is always useful); all of them constant is a dead attention.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ### Dead attention, and how the student avoids it
@@ -316,8 +332,7 @@ blocks
 # 4. The student's GRU has 48 hidden units, the teacher's 128. Roughly how many times fewer GRU
 #    parameters is that?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. Hidden size `48 / 4 = 12`; two weight matrices `12 × 48` and `48 × 12`: 1,152 parameters.
 # 2. The mean summarises "how active is this detector in this clip" in one number per channel,
@@ -330,7 +345,7 @@ blocks
 #    recurrent matrices (a bit less overall, since the input matrices scale with input width times
 #    hidden size).
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #

@@ -240,6 +240,14 @@ table.round(5)
 #
 # With the warm start, `a_t` is small in the first steps. What does that mean for the
 # interpolated TAKD gradient early in training, compared with plain KD?
+#
+# <!-- BEGIN ANSWER -->
+# Early on `a_t = 1 - 1/(t+1)` is small, so the interpolated weights `a·θ̄ + (1-a)·θ` are mostly
+# the student's own, and the KD gradient reaches the student scaled by `1 - a_t`, close to 1: in
+# the first steps TAKD is almost plain KD on the student. As `a_t` grows to α the factor falls to
+# `1 - α`, the teacher's direct pull fades, and the student learns from the teacher mainly through
+# the slowly moving mean student.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 4. Train a KD and a TAKD student and compare (10 min)
@@ -350,8 +358,7 @@ widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, f
 # 3. In TAKD with `"interpolated"` weights, what would happen to the KD signal if `α` were 0?
 # 4. Why is the mean student, not the student, evaluated and deployed?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. `1 - 1/(t+1) = 0.999` at `t = 999`. Before that, `a_t = 1 - 1/(t+1)` makes θ̄ the plain
 #    average of all student states θ_0 ... θ_t seen so far.
@@ -364,7 +371,7 @@ widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, f
 #    (a cheap ensemble over training time). It has the student's architecture, so it costs the
 #    same on the device.
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #

@@ -179,6 +179,14 @@ pd.DataFrame({name: {"mean cosine": s.mean(), "median": np.median(s), "frames wi
 # still not help detection. What would have to be true of the embeddings for EEFD to help the
 # student's strong and weak heads? (Look back at notebook 03: how much did the teacher lose when
 # it got the wrong clip's embeddings?)
+#
+# <!-- BEGIN ANSWER -->
+# The embeddings must carry what the heads need and the labels alone do not give the student:
+# which classes are present and on which frames, in a form a small GRU can read out, and it must
+# hold on the evaluation clips too (here, across the two recording domains). Embeddings that
+# encode something else (the room, the level) cost the student capacity and can hurt. Notebook
+# 03's wrong-embeddings test and the linear probe measure exactly this.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 4. Does it help? (3 min)
@@ -213,8 +221,7 @@ pd.DataFrame({mode: {k: pipeline.run_metrics(ctx, "student", mode, SEED)[k] for 
 #    go wrong with the EEFD loss?
 # 4. Why compare with "another clip's embeddings" before trusting a high cosine similarity?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. The deployed student has no embedding input; what we want to improve is its own feature
 #    extractor. Predicting the embeddings from the CNN features pushes the context into the CNN,
@@ -227,7 +234,7 @@ pd.DataFrame({mode: {k: pipeline.run_metrics(ctx, "student", mode, SEED)[k] for 
 # 4. If all embeddings shared a common direction, any prediction near that direction would score
 #    high. The reference shows what "unrelated frames" give; only the gap above it is learnt.
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #

@@ -185,6 +185,14 @@ plt.show()
 # changes the initial weights, the batch order and the dropout. How would you decide whether
 # "dual beats eefd" (or "dual beats the teacher") on this data? (Set `SEEDS = [0, 1, 2]` and re-run, if you have the
 # time: each extra seed costs five student runs.)
+#
+# <!-- BEGIN ANSWER -->
+# Train several seeds of each (at least three), and compare the difference of the means with the
+# spread across seeds: a claim holds when the difference is clearly larger than the seeds' spread
+# (for instance when dual wins on every seed, compared seed by seed, on PSDS1 and PSDS2). Choose
+# every setting on the validation split and report on evaluation. "Dual beats the teacher" needs
+# the same care, with the teacher's own spread.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 4. Same clip, three models (5 min)
@@ -257,8 +265,7 @@ widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, f
 # 4. A student beats the teacher on PSDS2 but not on PSDS1. What does that suggest about its
 #    predictions?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. It is logged whenever the batch has teacher outputs (kd, takd, dual); it *is* the KD term
 #    (`kd`) in takd and dual, and is only a diagnostic in kd.
@@ -272,7 +279,7 @@ widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, f
 # 4. PSDS2 is tolerant in time and penalises class confusions; PSDS1 needs precise onsets and
 #    offsets. The student recognises classes well but places the boundaries less precisely.
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #

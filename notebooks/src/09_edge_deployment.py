@@ -177,6 +177,15 @@ latency.round(4)
 # The student has several times fewer MACs than the teacher with its embedding model, but the
 # speed-up you measured is probably smaller than the MAC ratio. Where do the missing factors go?
 # Would a batch of 16 clips change the picture?
+#
+# <!-- BEGIN ANSWER -->
+# MACs count arithmetic only. At batch 1 a small network pays fixed costs per layer: the
+# framework's dispatch of every operator, the memory traffic of element-wise operations
+# (BatchNorm, activations, pooling, attention scaling) that do few MACs per byte, the GRU's steps,
+# which run one after the other, and thread synchronisation. The student has as many layers as the
+# teacher, so these costs do not shrink with its width. A batch of 16 spreads the fixed costs over
+# 16 clips, so the time follows the MACs more closely and the speed-up comes nearer the MAC ratio.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 3. ONNX: one file that runs without PyTorch (4 min)
@@ -249,6 +258,13 @@ quant.round(4)
 #
 # On the `tiny` preset the int8 file can even be *larger* than the float32 one. Why would a
 # network with only ~12 k parameters not shrink?
+#
+# <!-- BEGIN ANSWER -->
+# Quantisation stores the weights in 1 byte instead of 4, but the file also holds the graph, and
+# quantising adds to it: a scale and a zero point for every quantised tensor and quantise /
+# dequantise operators around the layers. With about 12 k parameters the weights take only about
+# 48 kB, so the saving (about 36 kB) can be smaller than what is added.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 5. Streaming: scores while the audio arrives (5 min)
@@ -313,6 +329,14 @@ plt.show()
 #
 # A unidirectional GRU would need no lookahead at all. What would you expect to lose in
 # detection quality, and which kind of event boundary (onsets or offsets) would suffer more?
+#
+# <!-- BEGIN ANSWER -->
+# The bidirectional GRU reads future frames to decide about the present; a unidirectional one
+# decides from the past only, so expect lower frame-level quality, mostly at **offsets**: to say
+# that an event has ended, a model must see that it does not go on, which is future context.
+# An onset shows as a change in the current frames, which a causal model sees at once (a short
+# lookahead still helps to confirm it). Clip-level decisions suffer less than timing.
+# <!-- END ANSWER -->
 
 # %% [markdown]
 # ## 6. PSDS against cost, for every model of the ablation (3 min)
@@ -408,8 +432,7 @@ pd.DataFrame(report["entries"])[cols].round(4)
 # 5. With `hop_seconds=1` and `lookahead_seconds=2`, how long after a dog barks is its score
 #    reported, at the earliest and at the latest?
 #
-# <details>
-# <summary>Answers</summary>
+# <!-- BEGIN ANSWER -->
 #
 # 1. RTF = 0.025 s / 10 s = 0.0025; one core could in principle serve 1 / 0.0025 = 400 streams
 #    (less in practice: features, post-processing and the rest of the system also need time).
@@ -426,7 +449,7 @@ pd.DataFrame(report["entries"])[cols].round(4)
 #    have arrived: between 2 s (bark at the end of a hop) and 3 s (at its start) after it begins,
 #    plus the compute time of one step.
 #
-# </details>
+# <!-- END ANSWER -->
 #
 # ## Further reading
 #
