@@ -35,6 +35,9 @@ TAKD, LR, STEPS = os.environ.get("TAKD", ""), os.environ.get("LR", ""), os.envir
 TEACHER_LR = os.environ.get("TEACHER_LR", "")  # e.g. 3e-3: the teacher's learning rate
 if TEACHER_LR:
     P = dataclasses.replace(P, teacher_train=dataclasses.replace(P.teacher_train, lr=float(TEACHER_LR)))
+TEACHER_EPOCHS = os.environ.get("TEACHER_EPOCHS", "")  # e.g. 36: a long teacher budget (150 steps per epoch)
+if TEACHER_EPOCHS:
+    P = dataclasses.replace(P, teacher_train=dataclasses.replace(P.teacher_train, epochs=int(TEACHER_EPOCHS)))
 BATCH = os.environ.get("BATCH", "")  # e.g. 4,4,8: the students' (strong, weak, unlabeled) clips per step
 if BATCH:
     P = dataclasses.replace(P, student_train=dataclasses.replace(
@@ -48,7 +51,8 @@ if STEPS:
     P = dataclasses.replace(P, student_train=dataclasses.replace(P.student_train, max_steps=int(STEPS)))
 DATA = "data/experiments/course-rec"
 WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("STUDENT", "new") != "new" and os.environ["STUDENT"], TAKD, LR, STEPS,
-                                                     BATCH.replace(",", "x"), TEACHER_LR and "tlr" + TEACHER_LR) if v)
+                                                     BATCH.replace(",", "x"), TEACHER_LR and "tlr" + TEACHER_LR,
+                                                     TEACHER_EPOCHS and "tep" + TEACHER_EPOCHS) if v)
 def log(**kw):
     print(json.dumps(kw), flush=True)
 if stage == "base":
@@ -62,8 +66,8 @@ if stage == "base":
     t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", s=time.time() - t, m=m)
     for s in ("strong", "weak", "unlabeled"): ctx.teacher_outputs(s)
     open("data/experiments/rec_teacher_ready", "w").write("1")
-elif stage == "teacher":  # the teacher alone (TEACHER_LR variants), then its ablation row
-    torch.set_num_threads(1)
+elif stage == "teacher":  # the teacher alone (TEACHER_LR / TEACHER_EPOCHS variants), then its ablation row
+    torch.set_num_threads(int(os.environ.get("THREADS", "1")))
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", work=WORK, s=time.time() - t, m=m)
 elif stage == "plain":
