@@ -721,7 +721,7 @@ def plot_psds_vs_cost(rows: Sequence[dict], *, metrics: Sequence[str] = ("psds1"
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
     if not rows:
         raise ValueError("rows is empty: give one dict per model with name, params, macs, ms_per_clip and PSDS.")
@@ -741,6 +741,11 @@ def plot_psds_vs_cost(rows: Sequence[dict], *, metrics: Sequence[str] = ("psds1"
                 ax.scatter(x, r[m], color=color, marker=marker, s=50, alpha=0.85, edgecolor="k", linewidth=0.4)
         tied = len(set(xs)) > len({float(r[key]) for r in rows})
         ax.set_xscale("log")
+        # ticks at 1, 2 and 5 of every decade, labelled: a range narrower than a decade (the
+        # latencies, often) would otherwise have no labelled tick at all
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}") if key == "ms_per_clip"
+                                     else EngFormatter(sep=""))
         ax.xaxis.set_minor_formatter(NullFormatter())
         lo, hi = min(r[key] for r in rows), max(r[key] for r in rows)
         ax.set_xlim(lo / 1.6, hi * 1.6)

@@ -102,5 +102,10 @@ def test_psds_vs_cost_plot_shows_every_student_apart() -> None:
     for ax in fig.axes[:3]:
         xs = sorted({tuple(c.get_offsets()[0])[0] for c in ax.collections})
         assert len(xs) == 3  # teacher and two students, none hidden behind another
+    fig.canvas.draw()
+    for ax in fig.axes[:3]:  # every cost axis has labelled ticks inside its range (6-16 ms is under a decade)
+        lo, hi = ax.get_xlim()
+        labels = [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi and t.get_text()]
+        assert len(labels) >= 2, (ax.get_xlabel(), labels)
     with pytest.raises(ValueError, match="lacks"):
         benchmark.plot_psds_vs_cost([{"name": "x", "params": 1}])
