@@ -709,6 +709,45 @@ def spread_ties(values: Sequence[float], step: float = 1.1) -> list[float]:
     return out
 
 
+def plot_latency_spread(runs: Any) -> Any:
+    """Every timed run of every (runtime, model): one row per model, one colour per runtime.
+
+    ``runs``: a DataFrame (or list of dicts) with ``runtime``, ``model`` and ``ms`` (one
+    timed call each, e.g. from :func:`time_calls`). Each run is a dot, the median a bar, on a
+    logarithmic axis of milliseconds per 10-s clip, so the spread of a fast model stays
+    visible next to a slow one. Returns the matplotlib figure. Taught in notebook 09.
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    frame = runs if isinstance(runs, pd.DataFrame) else pd.DataFrame(list(runs))
+    if len(frame) == 0 or not {"runtime", "model", "ms"} <= set(frame.columns):
+        raise ValueError("runs must have the columns runtime, model and ms (one timed call per row).")
+    groups = list(dict.fromkeys(zip(frame["runtime"], frame["model"])))
+    runtimes = list(dict.fromkeys(frame["runtime"]))
+    fig, ax = plt.subplots(figsize=(8.0, 0.55 * len(groups) + 1.4))
+    rng = np.random.default_rng(0)  # vertical jitter only, so that equal times do not hide one another
+    for row, (runtime, model) in enumerate(groups):
+        ms = frame[(frame["runtime"] == runtime) & (frame["model"] == model)]["ms"].to_numpy(float)
+        color = f"C{runtimes.index(runtime) % 10}"
+        ax.scatter(ms, row + rng.uniform(-0.18, 0.18, len(ms)), s=14, color=color, alpha=0.7, linewidth=0)
+        ax.plot([np.median(ms)] * 2, [row - 0.3, row + 0.3], color="k", lw=1.6)
+    ax.set_yticks(range(len(groups)), [f"{model} ({runtime})" for runtime, model in groups], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    lo, hi = float(frame["ms"].min()), float(frame["ms"].max())
+    ax.set_xlim(lo / 1.3, hi * 1.3)
+    ax.set_xlabel("ms per 10-s clip (batch 1, 1 thread; dots: runs, bar: median)")
+    ax.grid(alpha=0.3, axis="x", which="both")
+    ax.set_title("Latency of every timed run")
+    fig.tight_layout()
+    return fig
+
+
 def plot_psds_vs_cost(rows: Sequence[dict], *, metrics: Sequence[str] = ("psds1", "psds2")) -> Any:
     """PSDS against parameters, MACs per clip and latency, one colour per model.
 

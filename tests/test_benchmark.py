@@ -109,3 +109,23 @@ def test_psds_vs_cost_plot_shows_every_student_apart() -> None:
         assert len(labels) >= 2, (ax.get_xlabel(), labels)
     with pytest.raises(ValueError, match="lacks"):
         benchmark.plot_psds_vs_cost([{"name": "x", "params": 1}])
+
+
+def test_latency_spread_draws_every_run_with_a_labelled_axis() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    runs = [{"runtime": rt, "model": m, "ms": ms} for rt, m, base in
+            (("ONNX Runtime", "student", 2.0), ("ONNX Runtime", "teacher", 14.0), ("eager PyTorch", "student", 6.0))
+            for ms in (base, base * 1.1, base * 0.95)]
+    fig = benchmark.plot_latency_spread(runs)
+    ax = fig.axes[0]
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 9  # every run is a dot
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["student (ONNX Runtime)", "teacher (ONNX Runtime)",
+                                                            "student (eager PyTorch)"]
+    fig.canvas.draw()
+    lo, hi = ax.get_xlim()
+    assert len([t for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi and t.get_text()]) >= 2
+    assert "ms per 10-s clip" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="runtime, model and ms"):
+        benchmark.plot_latency_spread([{"model": "x"}])

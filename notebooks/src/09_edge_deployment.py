@@ -3,9 +3,10 @@
 #
 # The point of distillation is a model that runs where the big one cannot: a phone, a smart
 # speaker, a Raspberry Pi. This notebook measures what the student buys us and ships it: it
-# counts parameters and multiply-accumulates (MACs), times teacher and student, exports the
-# student to ONNX and checks that the file computes the same numbers, squeezes it to int8 and
-# measures what that costs in PSDS, and runs it on audio that arrives in chunks.
+# counts parameters and multiply-accumulates (MACs), exports teacher and student to ONNX and
+# checks that the files compute the same numbers, times them in ONNX Runtime (what a device runs)
+# and in eager PyTorch, squeezes the student to int8 and measures what that costs in PSDS, and
+# runs it on audio that arrives in chunks.
 #
 # **Objectives.** After this notebook you can
 # 1. compare teacher and student by parameters, MACs, file size, latency and real-time factor,
@@ -20,8 +21,8 @@
 #
 # **Prerequisites.** Notebooks 03 (teacher, embedding model), 05 (student), 08 (the ablation).
 #
-# **Time.** About 30 minutes: set-up 2 min · size and MACs 4 min · latency (Exercise 9.1) 7 min ·
-# ONNX 4 min · int8 4 min · streaming 5 min · PSDS against cost 3 min · questions 3 min.
+# **Time.** About 30 minutes: set-up 2 min · size and MACs 4 min · ONNX 4 min · latency
+# (Exercise 9.1) 7 min · int8 4 min · streaming 5 min · PSDS against cost 3 min · questions 3 min.
 
 # %% [markdown]
 # ## Set-up
@@ -58,20 +59,23 @@ print(f"preset {SETUP.preset!r}: {CFG.features.n_mels} mels x {N_FRAMES} frames 
       f"{torch.get_num_threads()} PyTorch threads available")
 
 # %% [markdown]
-# The deployed student is the mean model of the **dual** run (TAKD + EEFD, notebook 08), without
-# its embedding distillation layer. The teacher is the frozen CRNN, and at inference it needs the
+# The deployed student comes from the **dual** run (TAKD + EEFD, notebook 08), with the weights
+# the ablation kept for it (its own or its mean student's, chosen on the validation split), and
+# without its embedding distillation layer. The teacher is the frozen CRNN, and at inference it needs the
 # frozen embedding model too. Each is loaded from the cache, or trained now if missing (seconds
 # in `tiny`).
 
 # %%
 student_path = pipeline.train_student(ctx, "dual", seed=SEED)
-_, student_mean, _ = train.load_model_from_checkpoint(student_path, expected_kind="student")
-student = student_mean.without_embedding_head().eval()
+student_own, student_mean, _ = train.load_model_from_checkpoint(student_path, expected_kind="student")
+kept = pipeline.run_metrics(ctx, "student", "dual", SEED)["weights"]  # "student" or "mean", chosen on validation
+student = (student_own if kept == "student" else student_mean).without_embedding_head().eval()
 teacher = ctx.teacher()
 embedding_model = ctx.embedding_model()
 teacher_full = benchmark.TeacherWithEmbeddings(embedding_model, teacher).eval()
 ev = ctx.split("evaluation")
-print(f"student: {student_path}")
+print(f"student: {student_path} ({'its own weights' if kept == 'student' else 'the mean student'}, "
+      "kept on validation)")
 
 # %% [markdown]
 # ## 1. Size and MACs (4 min)
@@ -104,7 +108,38 @@ size_table.round(2)
 # during training only.
 
 # %% [markdown]
-# ## 2. Latency and the real-time factor (7 min)
+# ## 2. ONNX: one file that runs without PyTorch (4 min)
+#
+# A device does not run a Python training framework: it runs a graph. ONNX describes the network
+# as a graph of standard operators; ONNX Runtime (and many other runtimes on phones, browsers and
+# micro-controllers) executes it. `export.export_onnx` traces a model on an example input, with the
+# batch and frame axes left free, so the same file serves any batch size and any clip length.
+# Two traps it avoids for you: it drops the student's embedding distillation layer (training
+# only), and it exports an `eval()` copy. The old tracing exporter traces a module *in whatever
+# mode it is in*: in training mode, dropout would be baked into the graph and BatchNorm's running
+# statistics would move while tracing. We export the student and, to compare like with like, the
+# teacher *system* (the embedding model and the CRNN in one graph, as it would be deployed).
+
+# %%
+onnx_path = export.export_onnx(student, DEPLOY / "student.onnx", n_frames=N_FRAMES, overwrite=True)
+teacher_onnx = export.export_onnx(teacher_full, DEPLOY / "teacher_system.onnx", n_mels=CFG.features.n_mels,
+                                  n_frames=N_FRAMES, overwrite=True)
+session = export.onnx_session(onnx_path, threads=1)
+teacher_session = export.onnx_session(teacher_onnx, threads=1)
+print({i.name: i.shape for i in session.get_inputs()}, "->", {o.name: o.shape for o in session.get_outputs()})
+print("student operators:", export.onnx_op_counts(onnx_path))
+diff = export.check_onnx_parity(student, onnx_path, ev.features[:8])
+print(f"{onnx_path.name}: {onnx_path.stat().st_size / 1e3:.0f} kB, {teacher_onnx.name}: "
+      f"{teacher_onnx.stat().st_size / 1e3:.0f} kB; largest |PyTorch - ONNX Runtime| of the student on 8 "
+      f"evaluation clips: {diff:.2e} (tolerance {export.PARITY_TOLERANCE:.0e})")
+assert diff <= export.PARITY_TOLERANCE
+
+# %% [markdown]
+# The differences are float rounding: the two runtimes add the same numbers in different orders.
+# The parity check is what makes the file trustworthy: it computes the same function as the
+# model we evaluated.
+#
+# ## 3. Latency and the real-time factor (7 min)
 #
 # We time one clip at a time (batch 1, what a device that listens does) on **one thread**, the
 # fair comparison for a small device, and report the median of several runs (the first call is
@@ -134,43 +169,71 @@ def latency_summary(ms_per_clip, macs, clip_seconds=10.0):
 latency_summary = exercises.check("9.1", latency_summary)
 
 # %% [markdown]
-# Now the measurement. `benchmark.time_calls` runs a function `repeats` times after a warm-up;
-# `benchmark.torch_threads(1)` pins PyTorch to one thread for the block. A matrix product of two
-# large matrices is the best case for a CPU, so its speed (`benchmark.gemm_peak`) is the ceiling
-# we compare each model with.
+# Now the measurement, in the runtime a device would use first: **ONNX Runtime**, student against
+# the teacher system. Then the same models in **eager PyTorch**, the framework we trained them in.
+# `benchmark.time_calls` runs a function `repeats` times after a warm-up and returns every time;
+# `benchmark.torch_threads(1)` pins PyTorch to one thread. A matrix product of two large matrices
+# is the best case for a CPU, so its speed (`benchmark.gemm_peak`) is the ceiling we compare each
+# model with.
 
 # %%
 x1 = ev.features[:1]
 e1 = ctx.embeddings("evaluation")[:1]
-timed = {
-    "student (deployed)": (student, lambda: student(x1)),
-    "teacher CRNN alone": (teacher, lambda: teacher(x1, e1)),
-    "teacher + embedding model": (teacher_full, lambda: teacher_full(x1)),
+feed = x1.numpy()
+timed = {  # (runtime, model): (network counted for MACs, the call to time)
+    ("ONNX Runtime", "student (deployed)"): (student, lambda: export.run_onnx(session, feed)),
+    ("ONNX Runtime", "teacher + embedding model"): (teacher_full, lambda: export.run_onnx(teacher_session, feed)),
+    ("eager PyTorch", "student (deployed)"): (student, lambda: student(x1)),
+    ("eager PyTorch", "teacher CRNN alone"): (teacher, lambda: teacher(x1, e1)),
+    ("eager PyTorch", "teacher + embedding model"): (teacher_full, lambda: teacher_full(x1)),
 }
-peak = benchmark.gemm_peak(1)  # torch.matmul, the ceiling of the PyTorch models below
-ort_peak = benchmark.gemm_peak(1, runtime="onnxruntime")  # ONNX Runtime's MatMul on the same matrices
-lat_rows = []
+peaks = {"eager PyTorch": benchmark.gemm_peak(1), "ONNX Runtime": benchmark.gemm_peak(1, runtime="onnxruntime")}
+lat_rows, spread_rows = [], []
 with torch.no_grad(), benchmark.torch_threads(1):
-    for name, (net, fn) in timed.items():
-        ms = 1000 * float(np.median(benchmark.time_calls(fn, repeats=REPEATS, warmup=1)))
+    for (runtime, name), (net, fn) in timed.items():
+        times_ms = [1000 * t for t in benchmark.time_calls(fn, repeats=REPEATS, warmup=1)]
+        ms = float(np.median(times_ms))
         macs = models.count_macs(net, shape)
-        lat_rows.append({"model": name, "ms / clip": ms, **latency_summary(ms, macs, CFG.features.clip_seconds),
-                         "% of torch GEMM peak": 100 * macs / (ms / 1000) / (peak["gmacs_per_second"] * 1e9)})
-latency = pd.DataFrame(lat_rows).set_index("model")
-speedup = latency.loc["teacher + embedding model", "ms / clip"] / latency.loc["student (deployed)", "ms / clip"]
-print(f"GEMM peak on 1 thread: torch.matmul {peak['gmacs_per_second']:.0f} GMAC/s, ONNX Runtime MatMul "
-      f"{ort_peak['gmacs_per_second']:.0f} GMAC/s; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-print(f"student vs teacher + embedding model, 1 thread: {speedup:.1f}x faster per clip")
-latency.round(4)
+        spread_rows += [{"runtime": runtime, "model": name, "ms": t} for t in times_ms]
+        lat_rows.append({"runtime": runtime, "model": name, "ms / clip": ms,
+                         "ms, 10-90 % of runs": f"{np.percentile(times_ms, 10):.2f}-{np.percentile(times_ms, 90):.2f}",
+                         **latency_summary(ms, macs, CFG.features.clip_seconds),
+                         "% of the runtime's GEMM peak": 100 * macs / (ms / 1000) / (peaks[runtime]["gmacs_per_second"] * 1e9)})
+latency_all = pd.DataFrame(lat_rows).set_index(["runtime", "model"])
+latency = latency_all.loc["ONNX Runtime"]  # what a device sees; used by the rest of the notebook
+ort_ms = latency.loc["student (deployed)", "ms / clip"]
+speedup = latency.loc["teacher + embedding model", "ms / clip"] / ort_ms
+print(f"ONNX Runtime, 1 thread, batch 1: student {ort_ms:.2f} ms, teacher system "
+      f"{latency.loc['teacher + embedding model', 'ms / clip']:.2f} ms per 10-s clip: {speedup:.1f}x faster")
+eager = latency_all.loc["eager PyTorch"]
+print(f"eager PyTorch, same clip: student {eager.loc['student (deployed)', 'ms / clip']:.2f} ms, teacher CRNN alone "
+      f"{eager.loc['teacher CRNN alone', 'ms / clip']:.2f} ms, teacher system "
+      f"{eager.loc['teacher + embedding model', 'ms / clip']:.2f} ms")
+print(f"GEMM peak on 1 thread: torch.matmul {peaks['eager PyTorch']['gmacs_per_second']:.0f} GMAC/s, ONNX Runtime "
+      f"MatMul {peaks['ONNX Runtime']['gmacs_per_second']:.0f} GMAC/s; load average now {os.getloadavg()[0]:.1f} "
+      f"on {os.cpu_count()} cores")
+latency_all.round(4)
+
+# %%
+fig = benchmark.plot_latency_spread(pd.DataFrame(spread_rows))
+plt.show()
 
 # %% [markdown]
-# Two lessons in the peaks first: the same CPU multiplies the same matrices at different speeds
-# in two libraries (their GEMM kernels differ; on some CPUs ONNX Runtime's is twice as fast), so
-# "the peak" is a property of the software too. Then read the last column: small networks use a
-# small part of the peak, large matrix products most of it. The student's convolutions are narrow (8 to 48 channels), its SE blocks are
-# sequences of tiny operations, and its GRU runs one time step after the other: every step is too
-# small to keep the vector units busy, so fixed per-operation overheads dominate. MACs predict
-# latency only roughly, and worse the smaller the model. That is why deployment always *measures*.
+# Read the ONNX Runtime rows first: that is the student's real advantage on a device. Then the
+# eager PyTorch rows, and what they say about frameworks rather than models: at batch 1, eager
+# PyTorch dispatches every operation one by one from Python, so a network pays a fixed cost per
+# operation whatever its width. The student has as many layers as the teacher CRNN (and more small
+# operations, its SE and tfwSE blocks), so in eager PyTorch its lead shrinks, and on some machines
+# it is even slower than the teacher CRNN alone. ONNX Runtime plans the whole graph once (fusing
+# operations, reusing buffers), so the per-operation cost nearly disappears and the MACs matter
+# again. The figure shows every timed run: the spread is the machine (other processes, caches,
+# frequency scaling), and it is why we report medians and compare models side by side in one run.
+#
+# Two lessons in the peaks too: the same CPU multiplies the same matrices at different speeds in
+# two libraries (their GEMM kernels differ), so "the peak" is a property of the software as well.
+# And the last column: small networks use a small part of the peak, large matrix products most
+# of it. MACs predict latency only roughly, and worse the smaller the model. That is why
+# deployment always *measures*.
 #
 # ### Think!
 #
@@ -186,39 +249,6 @@ latency.round(4)
 # teacher, so these costs do not shrink with its width. A batch of 16 spreads the fixed costs over
 # 16 clips, so the time follows the MACs more closely and the speed-up comes nearer the MAC ratio.
 # <!-- END ANSWER -->
-
-# %% [markdown]
-# ## 3. ONNX: one file that runs without PyTorch (4 min)
-#
-# ONNX describes the network as a graph of standard operators; ONNX Runtime (and many other
-# runtimes on phones, browsers and micro-controllers) executes it. `export.export_onnx` traces the
-# student on an example input, with the batch and frame axes left free, so the same file serves
-# any batch size and any clip length. Two traps it avoids for you: it drops the embedding
-# distillation layer (training only), and it exports an `eval()` copy. The old tracing exporter
-# traces a module *in whatever mode it is in*: in training mode, dropout would be baked into the
-# graph and BatchNorm's running statistics would move while tracing.
-
-# %%
-onnx_path = export.export_onnx(student, DEPLOY / "student.onnx", n_frames=N_FRAMES, overwrite=True)
-session = export.onnx_session(onnx_path, threads=1)
-print({i.name: i.shape for i in session.get_inputs()}, "->", {o.name: o.shape for o in session.get_outputs()})
-print("operators:", export.onnx_op_counts(onnx_path))
-diff = export.check_onnx_parity(student, onnx_path, ev.features[:8])
-print(f"{onnx_path.name}: {onnx_path.stat().st_size / 1e3:.0f} kB; largest |PyTorch - ONNX Runtime| on 8 "
-      f"evaluation clips: {diff:.2e} (tolerance {export.PARITY_TOLERANCE:.0e})")
-assert diff <= export.PARITY_TOLERANCE
-
-# %% [markdown]
-# The differences are float rounding: the two runtimes add the same numbers in different orders.
-# ONNX Runtime is usually faster than eager PyTorch at batch 1, because it plans the whole graph
-# once (fusing operations, reusing buffers) instead of dispatching one Python call per operation:
-
-# %%
-feed = ev.features[:1].numpy()
-with benchmark.torch_threads(1):
-    ort_ms = 1000 * float(np.median(benchmark.time_calls(lambda: export.run_onnx(session, feed), repeats=REPEATS)))
-print(f"student, 1 thread: PyTorch {latency.loc['student (deployed)', 'ms / clip']:.2f} ms, "
-      f"ONNX Runtime {ort_ms:.2f} ms per 10-s clip")
 
 # %% [markdown]
 # ## 4. int8: a smaller file, and what it costs (4 min)
@@ -409,11 +439,13 @@ pd.DataFrame(report["entries"])[cols].round(4)
 #
 # - Count before you time: parameters give storage, MACs give work. The teacher's cost at
 #   inference includes its embedding model; the student needs neither.
-# - Time at batch 1 on one thread for a device that listens; report the median and the
-#   real-time factor. Small networks use a much smaller share of the CPU's matrix-product peak
-#   than large ones, so MACs predict latency only roughly.
 # - ONNX export gives one file for any runtime; a parity check (<= 1e-4) proves it computes the
 #   same function. Export an `eval()` copy without training-only layers.
+# - Time at batch 1 on one thread for a device that listens, in the runtime the device uses
+#   (ONNX Runtime); report the median, the spread of the runs and the real-time factor. Eager
+#   PyTorch at batch 1 pays a fixed cost per operation, which hides much of a small model's lead.
+#   Small networks use a much smaller share of the CPU's matrix-product peak than large ones, so
+#   MACs predict latency only roughly.
 # - Dynamic int8 shrinks the file (not 4x: the GRU stays float32) at a small PSDS cost, and is not
 #   automatically faster. Measure size, speed and PSDS together.
 # - A bidirectional model streams only with lookahead: latency buys agreement with the offline
