@@ -439,10 +439,11 @@ def export_main(
     opset: int = 17,
     seed: int = 0,
 ) -> dict:
-    """``dualkd export``: checkpoint (its mean model) -> ONNX file, with a parity check.
+    """``dualkd export``: checkpoint (the weights the ablation kept) -> ONNX file, with a parity check.
 
-    Exports the mean model of ``checkpoint`` (the one the course evaluates; a student
-    without its embedding distillation layer) to ``out`` and compares PyTorch and ONNX
+    Exports the weights of ``checkpoint`` that the ablation kept on validation
+    (:func:`~dualkd_lib.train.kept_weights`: its own or its mean model's, the mean model
+    when nothing is recorded; a student without its embedding distillation layer) to ``out`` and compares PyTorch and ONNX
     Runtime on ``n_parity_clips`` real clips of the evaluation split when the data and the
     ``inference.pt`` bundle next to the checkpoint are found (a teacher also needs the
     embedding model, ``<work>/embedding/final.pt`` by default), else on random standardised
@@ -450,7 +451,7 @@ def export_main(
     Returns ``{"path", "kind", "size_bytes", "max_abs_diff", "parity_ok", "parity_inputs",
     "opset"}`` (+ ``"int8"``). Taught in notebook 09.
     """
-    from dualkd_lib.train import load_model_from_checkpoint
+    from dualkd_lib.train import kept_weights, load_model_from_checkpoint
 
     checkpoint, out = Path(checkpoint), Path(out)
     if out.exists() and not overwrite:
@@ -459,9 +460,11 @@ def export_main(
     kind = ckpt["model_kind"]
     if kind not in ("teacher", "student"):
         raise ValueError(f"{checkpoint} holds a {kind} model; export a teacher or student checkpoint.")
-    net = mean if mean is not None else model
+    which = kept_weights(checkpoint)  # chosen on validation by the ablation; "mean" when not recorded
+    net = mean if (which == "mean" and mean is not None) else model
     if mean is None:
         log.warning("%s has no mean model; exporting the trained model itself.", checkpoint)
+    log.info("Exporting the %s of %s.", "mean model" if net is mean else "model's own weights", checkpoint)
     export_onnx(net, out, n_frames=_preset_frames(ckpt.get("preset")), opset=opset, overwrite=overwrite)
     real = _real_inputs(checkpoint, kind, ckpt, n_parity_clips, Path(data_root) if data_root else None,
                         Path(embedding_checkpoint) if embedding_checkpoint else None)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -892,6 +893,25 @@ def build_model(model_kind: str, model_config: Mapping[str, Any]) -> nn.Module:
     cls_name, config_name = MODEL_KINDS[model_kind]
     config = getattr(models, config_name)(**{k: _tuples(v) for k, v in model_config.items()})
     return getattr(models, cls_name)(config)
+
+
+def kept_weights(checkpoint: str | Path) -> str:
+    """Which weights of a run to deploy: ``"student"`` (its own) or ``"mean"`` (its mean model).
+
+    The ablation chooses them on the validation split and records the choice in the run's
+    ``metrics.json`` (``pipeline.run_metrics``); without that record, ``"mean"``, the model
+    the DCASE recipe evaluates. Used by ``dualkd export`` and ``dualkd predict``. Taught in
+    notebook 09.
+    """
+    record = Path(checkpoint).parent / "metrics.json"
+    if record.is_file():
+        try:
+            weights = json.loads(record.read_text()).get("weights")
+        except (OSError, json.JSONDecodeError):
+            weights = None
+        if weights in ("student", "mean"):
+            return weights
+    return "mean"
 
 
 def load_model_from_checkpoint(

@@ -116,3 +116,26 @@ def test_exercise_9_1_accepts_reference_and_explains_a_mistake(capsys: pytest.Ca
     out = capsys.readouterr().out
     assert out.startswith("❌") and "milliseconds to seconds" in out
     assert fn is not in_ms
+
+
+def test_export_main_exports_the_weights_the_ablation_kept(tmp_path: Path) -> None:
+    """metrics.json's "weights" decides: the student's own (seed 0 init) or its mean model (seed 1 init)."""
+    import json
+
+    import numpy as np
+
+    from dualkd_lib.train import kept_weights
+
+    ckpt = _tiny_checkpoint(tmp_path / "run" / "final.pt", "student")
+    assert kept_weights(ckpt) == "mean"  # nothing recorded: the mean model
+    own = models.SECRNN(models.TINY_STUDENT, seed=0).without_embedding_head().eval()
+    mean = models.SECRNN(models.TINY_STUDENT, seed=1).without_embedding_head().eval()
+    x = torch.randn(2, models.TINY_STUDENT.n_mels, 64)
+    for weights, expected in (("student", own), ("mean", mean)):
+        (ckpt.parent / "metrics.json").write_text(json.dumps({"weights": weights}))
+        assert kept_weights(ckpt) == weights
+        out = tmp_path / f"{weights}.onnx"
+        export.export_main(ckpt, out, data_root=tmp_path / "no-data", n_parity_clips=2)
+        strong, _ = export.run_onnx(export.onnx_session(out), x)
+        with torch.no_grad():
+            np.testing.assert_allclose(strong, expected(x).strong.numpy(), atol=1e-4)
