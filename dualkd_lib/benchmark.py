@@ -709,6 +709,20 @@ def spread_ties(values: Sequence[float], step: float = 1.1) -> list[float]:
     return out
 
 
+def _labelled_log_x(ax: Any, *, plain_numbers: bool) -> None:
+    """A logarithmic x axis with labelled ticks at 1, 2 and 5 of every decade.
+
+    A range narrower than a decade (latencies, often) would otherwise have no labelled tick.
+    ``plain_numbers``: ``2``, ``5``, ``10`` (milliseconds); else ``200k``, ``2M`` (counts).
+    """
+    from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}") if plain_numbers else EngFormatter(sep=""))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_latency_spread(runs: Any) -> Any:
     """Every timed run of every (runtime, model): one row per model, one colour per runtime.
 
@@ -719,7 +733,6 @@ def plot_latency_spread(runs: Any) -> Any:
     """
     import matplotlib.pyplot as plt
     import pandas as pd
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     frame = runs if isinstance(runs, pd.DataFrame) else pd.DataFrame(list(runs))
     if len(frame) == 0 or not {"runtime", "model", "ms"} <= set(frame.columns):
@@ -735,10 +748,7 @@ def plot_latency_spread(runs: Any) -> Any:
         ax.plot([np.median(ms)] * 2, [row - 0.3, row + 0.3], color="k", lw=1.6)
     ax.set_yticks(range(len(groups)), [f"{model} ({runtime})" for runtime, model in groups], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _labelled_log_x(ax, plain_numbers=True)
     lo, hi = float(frame["ms"].min()), float(frame["ms"].max())
     ax.set_xlim(lo / 1.3, hi * 1.3)
     ax.set_xlabel("ms per 10-s clip (batch 1, 1 thread; dots: runs, bar: median)")
@@ -760,7 +770,6 @@ def plot_psds_vs_cost(rows: Sequence[dict], *, metrics: Sequence[str] = ("psds1"
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullFormatter
 
     if not rows:
         raise ValueError("rows is empty: give one dict per model with name, params, macs, ms_per_clip and PSDS.")
@@ -779,13 +788,7 @@ def plot_psds_vs_cost(rows: Sequence[dict], *, metrics: Sequence[str] = ("psds1"
             for m, marker in zip(metrics, markers):
                 ax.scatter(x, r[m], color=color, marker=marker, s=50, alpha=0.85, edgecolor="k", linewidth=0.4)
         tied = len(set(xs)) > len({float(r[key]) for r in rows})
-        ax.set_xscale("log")
-        # ticks at 1, 2 and 5 of every decade, labelled: a range narrower than a decade (the
-        # latencies, often) would otherwise have no labelled tick at all
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}") if key == "ms_per_clip"
-                                     else EngFormatter(sep=""))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        _labelled_log_x(ax, plain_numbers=key == "ms_per_clip")
         lo, hi = min(r[key] for r in rows), max(r[key] for r in rows)
         ax.set_xlim(lo / 1.6, hi * 1.6)
         ax.set_xlabel(label + ("\n(models of equal cost drawn side by side)" if tied else ""))

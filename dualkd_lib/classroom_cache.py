@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import shutil
 import tarfile
@@ -35,14 +36,6 @@ PARTS = ("data", "cache")
 def _preset_configs(preset: Any) -> dict[str, Any]:
     """Every config of ``preset`` as plain JSON (what a cache made elsewhere must equal)."""
     return json.loads(json.dumps(dataclasses.asdict(preset), default=str))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _files(root: Path) -> list[Path]:
@@ -73,10 +66,11 @@ def pack(preset: str | Any, out: str | Path, *, data_root: str | Path | None = N
     members = [(f"data/{p.relative_to(ctx.data_root).as_posix()}", p) for p in _files(ctx.data_root)]
     members += [(f"cache/{p.relative_to(ctx.work_dir).as_posix()}", p) for p in _files(ctx.work_dir)]
     from dualkd_lib import __version__
+    from dualkd_lib.pretrained import sha256
 
     files = {}
     for arcname, path in tqdm(members, desc="cache pack: checksums", unit="file", disable=not progress):
-        files[arcname] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+        files[arcname] = {"size": path.stat().st_size, "sha256": sha256(path)}
     manifest = {
         "format": FORMAT, "preset": ctx.preset.name, "configs": _preset_configs(ctx.preset),
         "library_version": __version__, "data_fingerprint": ctx.data_fingerprint(), "data_root": str(ctx.data_root),
@@ -88,8 +82,6 @@ def pack(preset: str | Any, out: str | Path, *, data_root: str | Path | None = N
         blob = json.dumps(manifest, indent=1).encode()
         info = tarfile.TarInfo(MANIFEST)
         info.size, info.mtime = len(blob), int(time.time())
-        import io
-
         tar.addfile(info, io.BytesIO(blob))
         for arcname, path in tqdm(members, desc="cache pack: archive", unit="file", disable=not progress):
             tar.add(path, arcname=arcname, recursive=False)
@@ -201,14 +193,12 @@ def unpack(archive: str | Path, *, preset: str | Any | None = None, data_root: s
         if expected:
             raise ValueError(f"the archive is truncated: {len(expected)} file(s) of the manifest are missing, "
                              f"e.g. {sorted(expected)[0]}; copy it again.")
-    except (tarfile.TarError, EOFError, OSError) as err:
-        for folder in staging.values():
+    except (tarfile.TarError, EOFError, OSError, ValueError) as err:
+        for folder in staging.values():  # nothing half-unpacked is left behind
             shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(err, ValueError):
+            raise
         raise ValueError(f"{archive} could not be read to the end ({err}): truncated or corrupt; copy it again.") from None
-    except ValueError:
-        for folder in staging.values():
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
     for part, target in targets.items():
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():

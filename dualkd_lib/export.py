@@ -451,7 +451,7 @@ def export_main(
     Returns ``{"path", "kind", "size_bytes", "max_abs_diff", "parity_ok", "parity_inputs",
     "opset"}`` (+ ``"int8"``). Taught in notebook 09.
     """
-    from dualkd_lib.train import kept_weights, load_model_from_checkpoint
+    from dualkd_lib.train import kept_model, load_model_from_checkpoint
 
     checkpoint, out = Path(checkpoint), Path(out)
     if out.exists() and not overwrite:
@@ -460,8 +460,7 @@ def export_main(
     kind = ckpt["model_kind"]
     if kind not in ("teacher", "student"):
         raise ValueError(f"{checkpoint} holds a {kind} model; export a teacher or student checkpoint.")
-    which = kept_weights(checkpoint)  # chosen on validation by the ablation; "mean" when not recorded
-    net = mean if (which == "mean" and mean is not None) else model
+    net = kept_model(checkpoint, model, mean)  # chosen on validation by the ablation; the mean when not recorded
     if mean is None:
         log.warning("%s has no mean model; exporting the trained model itself.", checkpoint)
     log.info("Exporting the %s of %s.", "mean model" if net is mean else "model's own weights", checkpoint)

@@ -14,7 +14,7 @@ call ``plt.show()``), so tests and headless runs can call it.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -447,27 +447,35 @@ def se_attention_weights(model: nn.Module, features: torch.Tensor) -> list[dict[
     """
     if features.dim() != 3 or features.shape[0] != 1:
         raise ValueError(f"features must be one clip [1, n_mels, frames], got {tuple(features.shape)}; use x[i:i+1].")
-    blocks = list(getattr(model, "cnn", []))
-    if not any(getattr(b, "se", None) is not None or getattr(b, "tfwse", None) is not None for b in blocks):
+    found: list[dict[str, np.ndarray]] = [dict() for _ in getattr(model, "cnn", [])]
+
+    def record(i: int, key: str, out: torch.Tensor) -> None:
+        found[i][key] = torch.sigmoid(out)[0].float().cpu().numpy()
+
+    _run_with_attention_hooks(model, features, "excite", record)
+    return found
+
+
+def _run_with_attention_hooks(model: nn.Module, features: torch.Tensor, layer: str,
+                              record: Callable[[int, str, torch.Tensor], None]) -> None:
+    """Run ``model`` once (eval mode, no gradients; its mode restored) with a hook on the
+    ``layer`` ("squeeze" or "excite") of every SE/tfwSE attention, calling
+    ``record(block index, "se" | "tfwse", layer output)``. ``ValueError`` for a model without any."""
+    attentions = [(i, key, getattr(block, key)) for i, block in enumerate(getattr(model, "cnn", []))
+                  for key in ("se", "tfwse") if getattr(block, key, None) is not None]
+    if not attentions:
         raise ValueError(f"{type(model).__name__} has no SE or tfwSE attention in its conv blocks (a teacher?).")
-    found: list[dict[str, np.ndarray]] = [dict() for _ in blocks]
-    handles = []
-    for i, block in enumerate(blocks):
-        for key in ("se", "tfwse"):
-            att = getattr(block, key, None)
-            if att is not None:
-                def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor, i: int = i, key: str = key) -> None:
-                    found[i][key] = torch.sigmoid(out)[0].float().cpu().numpy()
-                handles.append(att.excite.register_forward_hook(hook))
+    handles = [getattr(att, layer).register_forward_hook(
+        lambda _m, _inp, out, i=i, key=key: record(i, key, out.detach())) for i, key, att in attentions]
     was_training = model.training
     model.eval()
     try:
-        model(features)
+        with torch.no_grad():
+            model(features)
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
-    return found
 
 
 def se_attention_spread(model: nn.Module, features: torch.Tensor) -> pd.DataFrame:
@@ -508,25 +516,11 @@ def se_inactive_units(model: nn.Module, features: torch.Tensor) -> pd.DataFrame:
     if features.dim() != 3 or features.shape[0] < 1:
         raise ValueError(f"features must be clips [clips, n_mels, frames], got {tuple(features.shape)}.")
     found: dict[tuple[int, str], torch.Tensor] = {}
-    handles = []
-    for i, block in enumerate(getattr(model, "cnn", [])):
-        for key in ("se", "tfwse"):
-            att = getattr(block, key, None)
-            if att is not None:
-                def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor, i: int = i, key: str = key) -> None:
-                    found[(i, key)] = out.detach().reshape(-1, out.shape[-1])
-                handles.append(att.squeeze.register_forward_hook(hook))
-    if not handles:
-        raise ValueError(f"{type(model).__name__} has no SE or tfwSE attention in its conv blocks (a teacher?).")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(features)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+
+    def record(i: int, key: str, out: torch.Tensor) -> None:
+        found[(i, key)] = out.reshape(-1, out.shape[-1])
+
+    _run_with_attention_hooks(model, features, "squeeze", record)
     rows = []
     for (i, key), pre in sorted(found.items()):
         att = getattr(model.cnn[i], key)

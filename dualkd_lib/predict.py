@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from dualkd_lib import evaluate
 from dualkd_lib.features import FeatureConfig, LogMel, Scaler, n_output_frames
-from dualkd_lib.train import kept_weights, load_checkpoint, load_model_from_checkpoint
+from dualkd_lib.train import kept_model, load_checkpoint, load_model_from_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -579,8 +579,7 @@ def load_predictor(checkpoint: str | Path, *, embedding_model: str | Path | None
     bundle = torch.load(bundle_path, map_location="cpu", weights_only=True)
     fcfg = FeatureConfig(**bundle["features"])
     model, mean, _ = load_model_from_checkpoint(checkpoint, expected_kind=kind)
-    # the weights the ablation kept on validation (its own or the mean model's; the mean when not recorded)
-    model = (mean if (kept_weights(checkpoint) == "mean" and mean is not None) else model).eval()
+    model = kept_model(checkpoint, model, mean).eval()  # the weights the ablation kept on validation
     emb_model = None
     if kind == "student":
         model = model.without_embedding_head().eval()

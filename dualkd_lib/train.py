@@ -914,6 +914,12 @@ def kept_weights(checkpoint: str | Path) -> str:
     return "mean"
 
 
+def kept_model(checkpoint: str | Path, model: nn.Module, mean: nn.Module | None) -> nn.Module:
+    """Of a run's ``model`` and ``mean`` model (as loaded from ``checkpoint``), the one
+    :func:`kept_weights` names; the model itself when the run has no mean model."""
+    return mean if (mean is not None and kept_weights(checkpoint) == "mean") else model
+
+
 def load_model_from_checkpoint(
     path: str | Path, *, expected_kind: str | None = None
 ) -> tuple[nn.Module, nn.Module | None, dict[str, Any]]:
