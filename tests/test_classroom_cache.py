@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import tiny_context
 from dualkd_lib import classroom_cache, cli, config, pipeline
 
 pytestmark = pytest.mark.slow
@@ -16,9 +17,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.Context, Path]:
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("classroom")
-    ctx = pipeline.Context.create("tiny", data_root=root / "data", work_dir=root / "work", progress=False)
+    ctx = tiny_context(tmp_path_factory, "classroom")
+    root = ctx.data_root.parent
     pipeline.run_metrics(ctx, "student", "supervised", 0)  # the teacher is not needed for this run
     archive = classroom_cache.pack("tiny", root / "tiny-cache.tar", data_root=ctx.data_root, work_dir=ctx.work_dir,
                                    progress=False)

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from conftest import tiny_context
 from dualkd_lib import cli, pipeline
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.train import load_checkpoint, load_model_from_checkpoint
@@ -23,9 +24,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory: pytest.TempPathFactory) -> pipeline.Context:
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("tiny")
-    return pipeline.Context.create("tiny", data_root=root / "data", work_dir=root / "work", progress=False)
+    return tiny_context(tmp_path_factory, "tiny")
 
 
 def test_context_generates_missing_data_and_labels(ctx: pipeline.Context) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import tiny_context
 from dualkd_lib import pipeline, pretrained
 
 pytestmark = pytest.mark.slow
@@ -15,9 +16,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.Context, Path]:
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("pretrain")
-    ctx = pipeline.Context.create("tiny", data_root=root / "data", work_dir=root / "work", progress=False)
+    ctx = tiny_context(tmp_path_factory, "pretrain")
+    root = ctx.data_root.parent
     manifest = pipeline.pretrain(ctx, root / "bundles" / "tiny", command="dualkd pretrain --preset tiny")
     return ctx, manifest.parent.parent
 
