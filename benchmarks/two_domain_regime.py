@@ -9,7 +9,7 @@ with biases in every block, the default `new` the same without attention in bloc
 but `new` has its own work folder, whose features (and teacher) must be copied from the
 default one. Data and caches: data/experiments/.
 """
-import sys, json, time, dataclasses, os
+import sys, json, time, dataclasses, os, logging
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 import torch
 from dualkd_lib import pipeline, config, models, generate
@@ -38,6 +38,9 @@ if TEACHER_LR:
 TEACHER_EPOCHS = os.environ.get("TEACHER_EPOCHS", "")  # e.g. 36: a long teacher budget (150 steps per epoch)
 if TEACHER_EPOCHS:
     P = dataclasses.replace(P, teacher_train=dataclasses.replace(P.teacher_train, epochs=int(TEACHER_EPOCHS)))
+TEACHER_DROPOUT = os.environ.get("TEACHER_DROPOUT", "")  # e.g. 0.2: the teacher's dropout (DCASE: 0.5)
+if TEACHER_DROPOUT:
+    P = dataclasses.replace(P, teacher=dataclasses.replace(P.teacher, dropout=float(TEACHER_DROPOUT)))
 BATCH = os.environ.get("BATCH", "")  # e.g. 4,4,8: the students' (strong, weak, unlabeled) clips per step
 if BATCH:
     P = dataclasses.replace(P, student_train=dataclasses.replace(
@@ -52,7 +55,8 @@ if STEPS:
 DATA = "data/experiments/course-rec"
 WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("STUDENT", "new") != "new" and os.environ["STUDENT"], TAKD, LR, STEPS,
                                                      BATCH.replace(",", "x"), TEACHER_LR and "tlr" + TEACHER_LR,
-                                                     TEACHER_EPOCHS and "tep" + TEACHER_EPOCHS) if v)
+                                                     TEACHER_EPOCHS and "tep" + TEACHER_EPOCHS,
+                                                     TEACHER_DROPOUT and "tdo" + TEACHER_DROPOUT) if v)
 def log(**kw):
     print(json.dumps(kw), flush=True)
 if stage == "base":
@@ -66,10 +70,12 @@ if stage == "base":
     t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", s=time.time() - t, m=m)
     for s in ("strong", "weak", "unlabeled"): ctx.teacher_outputs(s)
     open("data/experiments/rec_teacher_ready", "w").write("1")
-elif stage == "teacher":  # the teacher alone (TEACHER_LR / TEACHER_EPOCHS variants), then its ablation row
+elif stage == "teacher":  # the teacher alone (TEACHER_LR / _EPOCHS / _DROPOUT variants), then its ablation row
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the per-epoch validation lines
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
-    t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", work=WORK, s=time.time() - t, m=m)
+    t = time.time(); pipeline.train_teacher(ctx, seed=0, validate=True)  # a validation learning curve
+    m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", work=WORK, s=time.time() - t, m=m)
 elif stage == "plain":
     torch.set_num_threads(1)
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)

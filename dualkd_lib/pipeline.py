@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -519,11 +519,21 @@ def _save_inference_bundle(ctx: Context, run_dir: Path, *, embedding_model: Path
         torch.save(bundle, path)
 
 
-def train_teacher(ctx: Context, *, seed: int = 0) -> Path:
+def validation_fn(ctx: Context, *, needs_embeddings: bool = False) -> Callable[[nn.Module], dict]:
+    """``model -> metrics on the validation split``, for ``train(val_fn=...)``: a learning curve.
+
+    Each call predicts and scores the validation clips (a few seconds on the course preset),
+    so it is off by default. Taught in notebook 08.
+    """
+    return lambda model: evaluate_model(ctx, model, "validation", needs_embeddings=needs_embeddings)
+
+
+def train_teacher(ctx: Context, *, seed: int = 0, validate: bool = False) -> Path:
     """Train the CRNN teacher (fused with the frozen embeddings); returns ``final.pt``.
 
     Semi-supervised mean-teacher recipe of the DCASE baseline. Reuses a
-    finished run. Taught in notebook 03.
+    finished run. ``validate=True`` scores the mean teacher on the validation split after
+    every epoch (``val_history`` in the checkpoint). Taught in notebook 03.
     """
     cfg = ctx.preset.teacher_config(seed)
     run_dir = ctx.teacher_path(seed).parent
@@ -531,6 +541,7 @@ def train_teacher(ctx: Context, *, seed: int = 0) -> Path:
     loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=seed, with_teacher=False)
     model = models.CRNN(ctx.preset.teacher, seed=seed)
     result = train(model, loader, cfg, run_dir=run_dir, teacher_needs_embeddings=True,
+                   val_fn=validation_fn(ctx, needs_embeddings=True) if validate else None,
                    progress=ctx.progress, preset=ctx.preset.name, data_fingerprint=ctx.data_fingerprint())
     stand_in = ctx.work_dir / "embedding" / "final.pt"  # real DESED reads BEATs from HDF5: nothing to record
     _save_inference_bundle(ctx, run_dir, embedding_model=stand_in if stand_in.is_file() else None)
@@ -566,11 +577,12 @@ def student_run_dir(ctx: Context, mode: str, seed: int) -> Path:
     return ctx.work_dir / "runs" / f"student-{mode}-seed{seed}"
 
 
-def train_student(ctx: Context, mode: str, *, seed: int = 0) -> Path:
+def train_student(ctx: Context, mode: str, *, seed: int = 0, validate: bool = False) -> Path:
     """Train the SE-CRNN student in ``mode`` (supervised, kd, takd, eefd, dual).
 
     The frozen teacher and embedding model are loaded (or trained) first;
     their outputs are cached, so each student step costs only the student.
+    ``validate=True`` records a validation learning curve (see :func:`train_teacher`).
     Taught in notebooks 05-08.
     """
     if mode not in STUDENT_MODES:
@@ -586,7 +598,7 @@ def train_student(ctx: Context, mode: str, *, seed: int = 0) -> Path:
     model = models.SECRNN(ctx.preset.student, seed=seed)
     run_dir = student_run_dir(ctx, mode, seed)
     result = train(model, loader, cfg, run_dir=run_dir, progress=ctx.progress, preset=ctx.preset.name,
-                   data_fingerprint=ctx.data_fingerprint())
+                   val_fn=validation_fn(ctx) if validate else None, data_fingerprint=ctx.data_fingerprint())
     _save_inference_bundle(ctx, run_dir)
     _write_run_info(run_dir, result, cfg)
     return result.final_path

@@ -106,6 +106,30 @@ def test_same_seed_same_numbers(ctx: pipeline.Context, tmp_path: Path) -> None:
     assert [h["loss"] for h in first["history"]] == pytest.approx([h["loss"] for h in second["history"]], rel=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["teacher", "eefd"])
+def test_validate_records_one_validation_score_per_epoch(ctx: pipeline.Context, tmp_path: Path, kind: str) -> None:
+    """``validate=True`` gives a learning curve: the validation PSDS after every epoch, in the checkpoint."""
+    import dataclasses
+
+    ctx.embedding_model(), ctx.scaler()  # the copied work folder brings them and their caches
+    shutil.copytree(ctx.work_dir, tmp_path / "work", ignore=shutil.ignore_patterns("runs"))
+    two_epochs = dict(max_steps=None, epochs=2)  # the tiny preset stops before its first epoch ends
+    preset = dataclasses.replace(ctx.preset, teacher_train=dataclasses.replace(ctx.preset.teacher_train, **two_epochs),
+                                 student_train=dataclasses.replace(ctx.preset.student_train, **two_epochs))
+    other = pipeline.Context(preset, ctx.data_root, tmp_path / "work", progress=False)
+    if kind == "teacher":
+        path = pipeline.train_teacher(other, seed=0, validate=True)
+    else:  # a student with an embedding head (EEFD) is scored on its predictions alone
+        path = pipeline.train_student(other, kind, seed=0, validate=True)
+    checkpoint = load_checkpoint(path)
+    per_epoch = checkpoint["extra"]["steps_per_epoch"]
+    curve = checkpoint["extra"]["val_history"]
+    assert [v["step"] for v in curve] == [per_epoch, 2 * per_epoch]
+    for v in curve:
+        assert 0.0 <= v["psds1"] <= 1.0 and 0.0 <= v["psds2"] <= 1.0
+    assert load_checkpoint(pipeline.train_student(ctx, "supervised", seed=0))["extra"]["val_history"] == []  # off by default
+
+
 def test_ablation_writes_table_and_json(ctx: pipeline.Context, tmp_path: Path) -> None:
     table = pipeline.run_ablation(ctx, seeds=[0], out_dir=tmp_path)
     assert "student (dual)" in table and "teacher" in table
