@@ -84,6 +84,37 @@ _LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
 #: Cell metadata kept from the source (jupytext's own bookkeeping keys are dropped).
 _KEPT_CELL_METADATA = ("tags", "jupyter")
 _BUILD_HINT = "run `python -m dualkd_lib.course build` and commit the result"
+#: What a measured result looks like in prose: a decimal with two or more digits after the point
+#: (``0.43``), a spread (``± 0.02``), or a number right after a metric's name (``PSDS1 0.4``).
+MEASURED_NUMBER = re.compile(
+    r"(?<![\w.])\d+\.\d{2,}(?![\w.])"
+    r"|±\s*\d+(?:\.\d+)?"
+    r"|\b(?:PSDS[12]?|F1|F-score|accuracy|RTF)(?:\s*[=:]\s*|\s+(?:of|is|reaches|scores)\s+|\s+)\d+(?:\.\d+)?"
+)
+#: Spans the markdown-number lint does not read: code, math, link targets and arXiv identifiers.
+_NOT_PROSE = re.compile(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|arXiv \d{4}\.\d{4,5}", re.DOTALL)
+#: Numbers a notebook's markdown may type, keyed ``(notebook number, the number as written)``,
+#: each with why: the paper's figures, constants of the recipe, and the inputs and worked
+#: arithmetic of questions. Every other measured-looking number belongs in a code cell's output,
+#: so that the prose cannot drift from what the course prints (notebooks/README.md).
+MARKDOWN_NUMBERS_ALLOWED: dict[tuple[int, str], str] = {
+    (2, "0.512"): "a constant: one output frame at a 4x longer hop (4 x 128 ms)",
+    (2, "1.000"): "a quiz question's input (an event's onset)",
+    (2, "1.010"): "a quiz question's input (an event's offset)",
+    (2, "0.960"): "the quiz answer's arithmetic (frame 15 of 64 ms)",
+    (2, "1.024"): "the quiz answer's arithmetic (frame 15 of 64 ms)",
+    (4, "0.01"): "a constant: the first of sed_scores_eval's 50 decision thresholds",
+    (4, "0.03"): "a constant: the second decision threshold",
+    (4, "0.99"): "a constant: the last decision threshold",
+    (4, "PSDS1 0.474"): "the paper's figure: its best student's PSDS1 on DESED public evaluation",
+    (4, "PSDS2 0.698"): "the paper's figure: its best student's PSDS2 on DESED public evaluation",
+    (4, "0.359"): "the paper's figure: the DCASE 2023 CRNN baseline's PSDS1",
+    (4, "0.562"): "the paper's figure: the DCASE 2023 CRNN baseline's PSDS2",
+    (8, "0.01"): "a Think! question's hypothetical difference between two students",
+    (9, "RTF 0.01"): "a constant: the definition's example",
+    (9, "RTF = 0.025"): "the quiz answer's arithmetic (25 ms per 10-s clip)",
+    (9, "0.0025"): "the quiz answer's arithmetic (0.025 s / 10 s)",
+}
 
 
 # ---------------------------------------------------------------------------
@@ -248,6 +279,27 @@ def _render_answers(text: str, variant: str, where: str) -> str:
     return "\n".join(out)
 
 
+def measured_numbers(text: str) -> list[str]:
+    """The measured-looking numbers of one markdown cell (see :data:`MEASURED_NUMBER`).
+
+    Code spans, math, link targets and arXiv identifiers are not read. Taught in notebook 00
+    (how the course keeps its prose true).
+    """
+    prose = _NOT_PROSE.sub(" ", text)
+    return [re.sub(r"\s+", " ", m.group(0)) for m in MEASURED_NUMBER.finditer(prose)]
+
+
+def _check_markdown_numbers(text: str, number: int, where: str) -> None:
+    """Refuse a measured-looking number typed into markdown unless it is allowed (see above)."""
+    for found in measured_numbers(text):
+        if (number, found) not in MARKDOWN_NUMBERS_ALLOWED:
+            raise ValueError(
+                f"{where}: {found!r} looks like a measured result typed into markdown. Print it from a "
+                f"code cell instead, so that it cannot drift from what the course measures; if it is the "
+                f"paper's figure or a constant, add ({number}, {found!r}) with the reason to "
+                f"MARKDOWN_NUMBERS_ALLOWED in dualkd_lib/course.py.")
+
+
 def _lint(nb: Any, source: Path, stubs: list[ExerciseStub]) -> None:
     """The conventions every notebook follows (see notebooks/README.md)."""
     number = int(source.name[:2])
@@ -309,6 +361,7 @@ def build_notebook(source: str | Path, variant: str) -> Any:
                     tags.append(RAISES_TAG)
             new = nbformat.v4.new_code_cell(text)
         elif cell.cell_type == "markdown":
+            _check_markdown_numbers(text, int(source.name[:2]), where)
             new = nbformat.v4.new_markdown_cell(_render_answers(text, variant, where))
         else:
             new = nbformat.v4.new_raw_cell(text)

@@ -351,3 +351,40 @@ def test_every_think_question_and_quiz_of_the_course_has_an_answer() -> None:
         questions = text.count("# ### Think!") + text.count("# ## Check your understanding")
         assert questions >= 2 and text.count(course.ANSWER_BEGIN) == questions, source.name
         course.build_notebook(source, "student")  # and the build accepts them
+
+
+# --- the markdown-number lint -------------------------------------------------
+
+
+def test_measured_numbers_finds_results_but_not_code_math_links_or_arxiv() -> None:
+    text = ("The student reaches PSDS1 0.43 ± 0.02, F1: 0.6 and an accuracy of 0.71.\n"
+            "`lr=0.003` and $\\alpha = 0.999$ and [the paper](https://arxiv.org/abs/2402.02781), "
+            "arXiv 2402.02781, 450 steps, 70 % overlap, 16 ms, dropout 0.5.")
+    assert course.measured_numbers(text) == ["PSDS1 0.43", "± 0.02", "F1: 0.6", "accuracy of 0.71"]
+
+
+def test_a_measured_number_in_markdown_is_refused_unless_allowed(tmp_path: Path, monkeypatch) -> None:
+    typed = DEMO.replace("# # 09 · Demo\n", "# # 09 · Demo\n#\n# Our student scores 0.431 on evaluation.\n")
+    root = _make_root(tmp_path, {"09_demo.py": typed})
+    source = root / "notebooks" / "src" / "09_demo.py"
+    with pytest.raises(ValueError, match=r"'0.431' looks like a measured result.*MARKDOWN_NUMBERS_ALLOWED"):
+        course.build_notebook(source, "solutions")
+    monkeypatch.setitem(course.MARKDOWN_NUMBERS_ALLOWED, (9, "0.431"), "a test's constant")
+    assert "0.431" in course.build_notebook(source, "solutions").cells[0].source
+    monkeypatch.setitem(course.MARKDOWN_NUMBERS_ALLOWED, (8, "0.431"), "allowed in another notebook only")
+    monkeypatch.delitem(course.MARKDOWN_NUMBERS_ALLOWED, (9, "0.431"))
+    with pytest.raises(ValueError, match="looks like a measured result"):
+        course.build_notebook(source, "solutions")
+
+
+def test_every_allowed_markdown_number_is_still_used() -> None:
+    """A stale allowance would let a later measured number with the same digits through."""
+    import jupytext
+
+    used = set()
+    for source in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
+        for cell in jupytext.read(source, fmt="py:percent").cells:
+            if cell.cell_type == "markdown":
+                used |= {(int(source.name[:2]), found) for found in course.measured_numbers(cell.source)}
+    assert set(course.MARKDOWN_NUMBERS_ALLOWED) - used == set()
+    assert all(reason.strip() for reason in course.MARKDOWN_NUMBERS_ALLOWED.values())

@@ -145,7 +145,8 @@ for name in example_files:
 # ## 4. Look: log-mel spectrogram and strong labels (7 min)
 #
 # A model does not see the waveform but a **log-mel spectrogram**: energy in 64 (course) or
-# 128 (DCASE) frequency bands on a perceptual (mel) scale, every 16 ms, in dB. Notebook 02
+# 128 (DCASE) frequency bands on a perceptual (mel) scale, in dB, one frame every 32 ms (course)
+# or 16 ms (DCASE). Notebook 02
 # computes it step by step; here we only look. The coloured bars are the strong labels: one row
 # per class, and marks on the spectrogram at each onset (solid) and offset (dashed).
 

@@ -95,11 +95,10 @@ plt.show()
 # **A choice we made and measured.** lightSED's SE-CRNN gates its conv blocks with *context
 # gating*, and the DCASE recipe trains with dropout 0.5 for 200 epochs. The `course` preset
 # trains for 450 steps only, and there a context-gated student with dropout 0.5 learned nothing
-# (PSDS 0.000 in every mode). With ReLU, dropout 0.1 and a higher learning rate it starts to learn
+# in any mode. With ReLU, dropout 0.1 and a higher learning rate it starts to learn
 # and, above all, it can take in the teacher's knowledge (the side-by-side table is in
-# `docs/ARCHITECTURE.md`, made with `benchmarks/student_variants.py`). On labels alone the
-# evaluated mean student still scores PSDS 0 after 450 steps; notebooks 06-08 show what KD and
-# EEFD add.
+# `docs/ARCHITECTURE.md`, made with `benchmarks/student_variants.py`). How far the student gets
+# on labels alone, and what KD and EEFD add, notebook 08's ablation prints.
 # So the course student uses ReLU; the `desed` preset keeps context gating. Print
 # `CFG.student.activation` to see which one your preset uses.
 #

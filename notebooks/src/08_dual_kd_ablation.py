@@ -125,7 +125,7 @@ print(f"training_step: {float(loss.detach()):.6f}   total_loss: {float(mine.deta
 # says which), and reports that one on the evaluation split, with both weights' evaluation scores
 # in the last two columns. Runs finished in notebooks 05-07 are reused; in the `course`
 # preset each missing student run takes a few minutes on 2 CPU cores (the bars show progress).
-# The table gives mean ± standard deviation over seeds (± 0 with one seed).
+# The table gives mean ± standard deviation over seeds (a spread of zero with one seed).
 
 # %%
 t0 = time.perf_counter()
@@ -168,7 +168,7 @@ story.round(3)
 # %% [markdown]
 # ## 3. The figures (6 min)
 #
-# Left: PSDS1 per model (mean over seeds, error bars ±1 standard deviation when there are several
+# Left: PSDS1 per model (mean over seeds, error bars of one standard deviation when there are several
 # seeds); right: PSDS2. The dashed lines are the paper's numbers on real DESED, for orientation
 # only. Below: accuracy against size.
 

@@ -409,7 +409,7 @@ pd.DataFrame(cost_rows).set_index("name").round(4)
 # A good student sits near the teacher's height at a fraction of its cost. The distillation
 # modes do not change the cost at all (same network), only the height: that is the whole
 # argument of the paper in one picture. (In the `tiny` preset the evaluation split is 40 clips
-# and PSDS is 0 or close to it; run the `course` preset for meaningful heights.)
+# and every PSDS is near zero; run the `course` preset for meaningful heights.)
 #
 # ### The full benchmark
 #
