@@ -29,7 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dualkd_lib import desed_io, evaluate, generate, models
-from dualkd_lib.distill import MODE_TERMS
+from dualkd_lib.distill import MODE_TERMS, mode_uses
 from dualkd_lib.config import Preset, get_preset
 from dualkd_lib.constants import CLASSES, SAMPLE_RATE
 from dualkd_lib.datasets import SEDDataset, build_train_loader
@@ -39,6 +39,7 @@ from dualkd_lib.train import (
     load_checkpoint,
     load_model_from_checkpoint,
     predict_scores,
+    TrainConfig,
     save_checkpoint,
     train,
 )
@@ -587,16 +588,25 @@ def train_student(ctx: Context, mode: str, *, seed: int = 0, validate: bool = Fa
     """
     if mode not in STUDENT_MODES:
         raise ValueError(f"Unknown student mode {mode!r}; choose one of {list(STUDENT_MODES)}.")
-    cfg = ctx.preset.student_config(mode, seed)
-    _cached_run_fits(ctx, "student", student_run_dir(ctx, mode, seed) / "final.pt", cfg)  # loaded only if it fits
-    needs_teacher = mode in ("kd", "takd", "dual")
-    needs_emb = mode in ("eefd", "dual")
+    return train_student_run(ctx, ctx.preset.student_config(mode, seed), student_run_dir(ctx, mode, seed),
+                             validate=validate)
+
+
+def train_student_run(ctx: Context, cfg: TrainConfig, run_dir: Path, *, validate: bool = False) -> Path:
+    """Train one student with the training settings ``cfg`` (its mode, seed, steps) into ``run_dir``.
+
+    What :func:`train_student` does for the preset's settings, and
+    :func:`dualkd_lib.learner_runs.short_run` for a learner's changed ones. A finished run
+    that fits is loaded, not retrained. Returns ``final.pt``.
+    """
+    _cached_run_fits(ctx, "student", run_dir / "final.pt", cfg)  # loaded only if it fits
+    needs_teacher = mode_uses(cfg.mode, "kd")
+    needs_emb = mode_uses(cfg.mode, "emb")
     if needs_teacher:
         ctx.teacher()
-    loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=seed, with_teacher=needs_teacher,
+    loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=cfg.seed, with_teacher=needs_teacher,
                               with_embeddings=needs_emb)
-    model = models.SECRNN(ctx.preset.student, seed=seed)
-    run_dir = student_run_dir(ctx, mode, seed)
+    model = models.SECRNN(ctx.preset.student, seed=cfg.seed)
     result = train(model, loader, cfg, run_dir=run_dir, progress=ctx.progress, preset=ctx.preset.name,
                    val_fn=validation_fn(ctx) if validate else None, data_fingerprint=ctx.data_fingerprint())
     _save_inference_bundle(ctx, run_dir)

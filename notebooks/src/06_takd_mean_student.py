@@ -15,13 +15,15 @@
 # 3. say how TAKD lets a loss on the mean student train the student, and what our two gradient
 #    choices (`"interpolated"`, `"straight_through"`) mean and cost;
 # 4. read the loss curves of KD and TAKD students, and the distance of student and mean student
-#    to the teacher.
+#    to the teacher;
+# 5. change the KD weight, predict what it does, and check the prediction with a short run.
 #
 # **Prerequisites.** Notebooks 03 (the teacher) and 05 (the student). The idea of a gradient
 # step and of `requires_grad` in PyTorch.
 #
-# **Time.** About 40 minutes: set-up 2 min · EMA (Exercise 6.1) 10 min · KD loss (Exercise 6.2)
-# 7 min · TAKD and its gradient 8 min · training and curves 10 min · questions 3 min.
+# **Time.** About 46 minutes: set-up 2 min · EMA (Exercise 6.1) 10 min · KD loss (Exercise 6.2)
+# 7 min · TAKD and its gradient 8 min · training and curves 10 min · your experiment (6.A) 6 min ·
+# questions 3 min.
 
 # %% [markdown]
 # ## Set-up
@@ -38,7 +40,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import course, distill, exercises, exercises_distill, models, pipeline, plots_distill, train, widgets  # noqa: F401
+from dualkd_lib import course, distill, exercises, exercises_distill, learner_runs, models, pipeline, plots_distill, train, widgets  # noqa: F401
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -340,6 +342,53 @@ plt.show()
 widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, filenames=ev.filenames)
 
 # %% [markdown]
+# ## 5. Experiment 6.A: how hard should the student listen to the teacher? (6 min)
+#
+# Now you change a setting and train. Two short plain-KD runs (mode `kd`, a few minutes in all
+# on a laptop in `course`, seconds in `tiny`) differ only in `w_kd`, the weight of the KD term:
+# `0.25` and `4.0`. Everything else is the preset's, and the runs are scored on the validation
+# split. **Predict first**, and write it down in the next cell:
+#
+# 1. Which run ends closer to the teacher (the lower KD distance `kd_student` at the end)?
+# 2. Does the same run also score higher on validation?
+#
+# Then run the cells. Running them again loads the runs instead of training them; change
+# `W_KD_TRY` to try other weights (each new value is one more short run).
+
+# %%
+PREDICTION_6A = None  # your answer to question 1: "w_kd=0.25" or "w_kd=4.0"
+W_KD_TRY = (0.25, 4.0)
+
+# %%
+runs_6a = [learner_runs.short_run(ctx, "kd", seed=SEED, w_kd=w) for w in W_KD_TRY]
+fig = plots_distill.plot_loss_curves({r.name: r.history for r in runs_6a}, keys=("kd_student", "sup"),
+                                     window=max(1, runs_6a[0].steps // 15), logy=True,
+                                     title="Experiment 6.A: distance to the teacher, and the supervised loss")
+plt.show()
+closest = min(runs_6a, key=lambda r: r.final("kd_student"))
+learner_runs.check_prediction(
+    "6.A", PREDICTION_6A, choices=[r.name for r in runs_6a], outcome=closest.name,
+    why="A larger w_kd makes the KD term a larger share of the gradient, so the student's outputs move "
+        "towards the teacher's faster. Whether that also helps detection is question 2: see the table.")
+learner_runs.runs_table(runs_6a, extra={"final kd_student": [r.final("kd_student") for r in runs_6a]})
+
+# %% [markdown]
+# ### Think!
+#
+# Explain what you saw. Did the run that ended closer to the teacher also score higher on
+# validation? Give two reasons why it need not.
+#
+# <!-- BEGIN ANSWER -->
+# Being closer to the teacher helps only as far as the teacher is right: where the teacher
+# errs, a student that listens harder copies its errors. A large `w_kd` also crowds out the
+# supervised term: the `sup` curve of that run falls more slowly, so the student learns less from
+# the labels in the same steps. And a difference between two short runs of one seed is only worth
+# something when it is larger than the seed spread (notebook 08); rerun with another `SEED` to see
+# how much the table moves. The direction in question 1 is robust; the answer to question 2 is
+# what the ablation has to measure with full runs and several seeds.
+# <!-- END ANSWER -->
+
+# %% [markdown]
 # ## Summary
 #
 # - The mean student is the EMA of the student's weights, `θ̄ ← a·θ̄ + (1-a)·θ` with the warm
@@ -350,6 +399,8 @@ widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, f
 #   (`"interpolated"`, our default) or unscaled at the lagging weights (`"straight_through"`).
 # - The training histories show the distance of student and mean student to the teacher; the
 #   mean student's curve is the smooth one.
+# - A larger KD weight brings the student closer to the teacher; whether it detects better is
+#   a separate, measured question (Experiment 6.A).
 #
 # ## Check your understanding
 #

@@ -14,13 +14,14 @@
 # 2. write the EEFD loss in its MSE and cosine forms;
 # 3. train an EEFD student and measure, frame by frame, how close its projected features get to
 #    the frozen embeddings;
-# 4. compare it with the supervised student.
+# 4. compare it with the supervised student;
+# 5. choose between the MSE and the cosine loss by a prediction and a short run.
 #
 # **Prerequisites.** Notebooks 03 (the embedding model), 05 (the student and its
 # `embedding_head`) and 06 (the training runs).
 #
-# **Time.** About 30 minutes: set-up 2 min · the layer 5 min · EEFD loss (Exercise 7.1) 7 min ·
-# training 5 min · similarity 8 min · results and questions 3 min.
+# **Time.** About 36 minutes: set-up 2 min · the layer 5 min · EEFD loss (Exercise 7.1) 7 min ·
+# training 5 min · similarity 8 min · results 3 min · your experiment (7.A) 6 min.
 
 # %% [markdown]
 # ## Set-up
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import course, distill, exercises, exercises_distill, models, pipeline, plots_distill, train  # noqa: F401
+from dualkd_lib import course, distill, exercises, exercises_distill, learner_runs, models, pipeline, plots_distill, train  # noqa: F401
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -204,6 +205,43 @@ pd.DataFrame.from_dict({mode: {k: pipeline.run_metrics(ctx, "student", mode, SEE
                         for mode in ("supervised", "eefd")}, orient="index").round(3)
 
 # %% [markdown]
+# ## 5. Experiment 7.A: which EEFD loss? (6 min)
+#
+# Two short EEFD runs (a few minutes in all on a laptop in `course`, seconds in `tiny`) differ
+# only in `eefd_kind`: `"mse"` against `"cosine"` (your Exercise 7.1). Both are scored on the
+# validation split: the mean cosine similarity of their predicted embeddings with the frozen ones
+# (as in section 3), and their PSDS. **Predict first**: which loss gives predicted embeddings that
+# point more the same way as the targets (the higher mean cosine)? Write it in the next cell.
+
+# %%
+PREDICTION_7A = None  # "eefd_kind=mse" or "eefd_kind=cosine"
+EEFD_KINDS_TRY = ("mse", "cosine")
+
+# %%
+runs_7a = [learner_runs.short_run(ctx, "eefd", seed=SEED, eefd_kind=kind) for kind in EEFD_KINDS_TRY]
+cosines_7a = [learner_runs.embedding_cosine(ctx, r, "validation") for r in runs_7a]
+learner_runs.check_prediction(
+    "7.A", PREDICTION_7A, choices=[r.name for r in runs_7a], outcome=runs_7a[int(np.argmax(cosines_7a))].name,
+    why="The cosine loss rewards the direction alone, so all of its gradient turns the predictions; MSE also "
+        "pays for their length (the targets have unit variance per frame) and spends part of its gradient on it.")
+learner_runs.runs_table(runs_7a, extra={"val mean cosine": cosines_7a})
+
+# %% [markdown]
+# ### Think!
+#
+# Explain what you saw. Did the loss with the higher cosine also give the higher validation
+# PSDS? What does that say about using the cosine similarity to choose the EEFD loss?
+#
+# <!-- BEGIN ANSWER -->
+# The cosine similarity measures how well the student imitates the embedding model, not how well
+# it detects. A loss can win on cosine (it optimises exactly that) and still not help the heads
+# more, for instance when the length of the embeddings carries information (how loud, how sure)
+# that the cosine loss ignores. So the loss is chosen on the validation PSDS, over full runs and
+# several seeds, and the cosine serves as a diagnostic: it tells you the layer learns at all. Two
+# short runs of one seed differ by noise as well; rerun with another `SEED` before you conclude.
+# <!-- END ANSWER -->
+
+# %% [markdown]
 # ## Summary
 #
 # - EEFD adds one linear layer to the student, on the CNN features before the GRU; it predicts the
@@ -214,6 +252,8 @@ pd.DataFrame.from_dict({mode: {k: pipeline.run_metrics(ctx, "student", mode, SEE
 #   without EEFD.
 # - Per-frame cosine similarity shows how much of the embedding space the student reaches; the
 #   supervised student's untrained head is the "no knowledge" baseline.
+# - The cosine similarity says whether the student imitates the embeddings; whether that helps
+#   detection is measured on validation (Experiment 7.A).
 #
 # ## Check your understanding
 #

@@ -14,13 +14,15 @@
 # 3. read the table and the figures: which parts of dual KD help, by how much, at what size, and
 #    how that compares with the paper's results on real DESED;
 # 4. compare the teacher's, the supervised student's and the dual student's predictions on the
-#    same clip.
+#    same clip;
+# 5. predict and measure how dual's lead depends on the training budget.
 #
 # **Prerequisites.** Notebooks 03-07.
 #
-# **Time.** About 30 minutes with the cached runs of notebooks 05-07 (training the missing runs
+# **Time.** About 37 minutes with the cached runs of notebooks 05-07 (training the missing runs
 # adds a few minutes per student run in the `course` preset): set-up 2 min · the total loss
-# (Exercise 8.1) 6 min · the ablation 8 min · figures 6 min · clips 5 min · questions 3 min.
+# (Exercise 8.1) 6 min · the ablation 8 min · figures 6 min · clips 5 min · your experiment
+# (8.A) 7 min · questions 3 min.
 
 # %% [markdown]
 # ## Set-up
@@ -38,7 +40,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from dualkd_lib import course, distill, exercises, exercises_distill, models, pipeline, plots_distill, train, widgets  # noqa: F401
+from dualkd_lib import course, distill, exercises, exercises_distill, learner_runs, models, pipeline, plots_distill, train, widgets  # noqa: F401
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -244,7 +246,67 @@ widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, f
 # (Dog, Dishes, Cat) that a small student tends to miss or smear, and classes the supervised
 # student confuses that the teacher does not (PSDS2 penalises cross-triggers). The mean student's
 # curve is smoother than the student's: the same averaging as in notebook 06, seen in the outputs.
+
+# %% [markdown]
+# ## 5. Experiment 8.A: does distillation matter more early or late? (7 min)
 #
+# The ablation trained every student for the preset's full budget. Here you train a supervised
+# and a dual student for a small fraction of it (a few minutes in all on a laptop in `course`,
+# seconds in `tiny`) and compare dual's lead on the *validation* split with its lead in the full
+# runs of the same seed (mean of PSDS1 and PSDS2, the kept weights of each run). **Predict
+# first**: after the short budget, is dual's lead over the supervised student larger or smaller
+# than after the full one? Write it in the next cell.
+
+# %%
+PREDICTION_8A = None  # "larger" or "smaller"
+SHORT_STEPS = None  # None: learner_runs.SHORT_RUN_STEPS of the preset; try more or fewer
+
+
+# %%
+def val_score(metrics):
+    return (metrics["psds1"] + metrics["psds2"]) / 2
+
+
+short_8a = {mode: learner_runs.short_run(ctx, mode, seed=SEED, steps=SHORT_STEPS, name=f"{mode}, short")
+            for mode in ("supervised", "dual")}
+full_8a = {}
+for mode in ("supervised", "dual"):
+    m = pipeline.run_metrics(ctx, "student", mode, SEED)
+    full_8a[mode] = m["both_weights"][m["weights"]]["validation"]
+lead = pd.DataFrame({
+    "short": {"steps": short_8a["dual"].steps, "dual - supervised (val)":
+              val_score(short_8a["dual"].validation) - val_score(short_8a["supervised"].validation)},
+    "full": {"steps": len(train.load_checkpoint(pipeline.student_run_dir(ctx, "dual", SEED) / "final.pt")["history"]),
+             "dual - supervised (val)": val_score(full_8a["dual"]) - val_score(full_8a["supervised"])},
+}).T
+short_lead, full_lead = lead.loc["short", "dual - supervised (val)"], lead.loc["full", "dual - supervised (val)"]
+outcome_8a = "larger" if short_lead > full_lead else "smaller" if short_lead < full_lead else "the same (a tie)"
+learner_runs.check_prediction(
+    "8.A", PREDICTION_8A, choices=("larger", "smaller"),
+    outcome=outcome_8a,
+    why="Early on, the teacher's soft outputs on every clip (weak and unlabelled ones too) and the embeddings "
+        "give the student a dense signal that its few labelled steps do not; with more steps the supervised "
+        "student learns more from the labels themselves. Both leads are one seed: compare them with the spread.")
+display(lead.round(3))
+learner_runs.runs_table(list(short_8a.values()))
+
+# %% [markdown]
+# ### Think!
+#
+# Explain what you saw. If the course's budget were doubled, would you expect the ablation's
+# gap between dual and supervised to grow or shrink, and what would you have to run to know?
+#
+# <!-- BEGIN ANSWER -->
+# Distillation adds information the labels do not carry (the teacher's outputs on unlabelled
+# clips, the embeddings' context), and it adds a regulariser. The first keeps paying as long as
+# the teacher knows more than the student; the second matters most while the student is far from
+# converged. So the lead is often largest early and shrinks as the supervised student catches up,
+# but it need not vanish when the teacher is the stronger model. To know, train both for the
+# doubled budget over several seeds and compare the lead with the seeds' spread: one seed of two
+# short runs is a hint, not a measurement.
+# <!-- END ANSWER -->
+
+# %% [markdown]
 # ## Summary
 #
 # - The total loss is `sup + w_cons(t)·cons`, plus the KD term (on the student in `kd`, on the
@@ -254,6 +316,7 @@ widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, f
 # - Compare orderings with the paper, not values: the data, models and training budget differ.
 #   The paper's claim is that dual KD lifts a one-third-size student above the baseline.
 # - With one seed, small differences are not evidence; error bars over seeds are.
+# - How much distillation adds depends on the budget; Experiment 8.A measures it on one seed.
 #
 # ## Check your understanding
 #

@@ -1,0 +1,152 @@
+"""Short training runs that a learner changes, predicts and starts from a notebook.
+
+The course's big runs come from caches. These do not: the learner changes one training
+setting (``w_kd``, ``ema_alpha``, ``takd_blend``, ``eefd_kind``, the number of steps),
+writes down a prediction, and trains a short run live (about a minute per run on the
+``course`` preset, seconds on ``tiny``)::
+
+    runs = [learner_runs.short_run(ctx, "kd", w_kd=w) for w in (0.25, 4.0)]
+    learner_runs.check_prediction("6.A", PREDICTION, choices=..., outcome=...)
+
+A run is kept under ``<work_dir>/runs/learner/`` in a folder named after its settings, so
+running the cell again loads it instead of training. Taught in notebooks 06, 07 and 08.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from dualkd_lib import pipeline
+from dualkd_lib.train import TrainConfig, load_checkpoint, load_model_from_checkpoint
+
+#: Steps of a short run per preset: a few minutes on a laptop for a pair of runs on ``course``,
+#: and in every preset a fraction of the full student runs (so a short run is shorter).
+SHORT_RUN_STEPS: dict[str, int] = {"tiny": 3, "course": 150, "desed": 500}
+#: TrainConfig fields a short run sets through its own arguments, not through ``changes``.
+_SET_BY_ARGUMENTS: tuple[str, ...] = ("mode", "seed", "max_steps", "epochs")
+
+
+@dataclass(frozen=True)
+class ShortRun:
+    """One finished short run: what was changed, its training history and validation scores.
+
+    ``validation``: the metrics of the kept weights (the student's own or the mean student's,
+    chosen on validation as in the ablation, ``weights`` says which).
+    """
+
+    name: str
+    mode: str
+    changes: dict[str, Any]
+    steps: int
+    history: list[dict[str, float]]
+    validation: dict[str, float]
+    weights: str
+    seconds: float  # of the training, also when the run was loaded
+    path: Path
+
+    def final(self, key: str, fraction: float = 0.1) -> float:
+        """Mean of history column ``key`` over the last ``fraction`` of the steps."""
+        values = [h[key] for h in self.history if key in h]
+        if not values:
+            raise KeyError(f"Run {self.name!r} logged no {key!r}; it has {sorted(self.history[0])}.")
+        tail = max(1, int(round(len(values) * fraction)))
+        return float(np.mean(values[-tail:]))
+
+    def kept_model(self) -> nn.Module:
+        """The kept weights as a model (with its embedding distillation layer)."""
+        own, mean, _ = load_model_from_checkpoint(self.path, expected_kind="student")
+        return mean if self.weights == "mean" else own
+
+
+def _run_folder(ctx: pipeline.Context, cfg: TrainConfig) -> Path:
+    key = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return ctx.work_dir / "runs" / "learner" / f"{cfg.mode}-{cfg.max_steps}steps-seed{cfg.seed}-{key}"
+
+
+def short_run(ctx: pipeline.Context, mode: str, *, steps: int | None = None, seed: int = 0,
+              name: str | None = None, **changes: Any) -> ShortRun:
+    """Train (or load) a student in ``mode`` for ``steps`` steps with training settings ``changes``.
+
+    ``changes`` are :class:`~dualkd_lib.train.TrainConfig` fields, e.g. ``w_kd=4.0`` or
+    ``eefd_kind="cosine"``; everything else is the preset's. ``steps`` defaults to
+    :data:`SHORT_RUN_STEPS` for the preset. The run is scored on the validation split
+    (never on evaluation: a learner's choice is a choice of settings). Taught in notebooks 06-08.
+    """
+    if mode not in pipeline.STUDENT_MODES:
+        raise ValueError(f"Unknown student mode {mode!r}; choose one of {list(pipeline.STUDENT_MODES)}.")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(changes) - fields)
+    if unknown:
+        raise ValueError(f"{unknown} are not training settings; choose among {sorted(fields - set(_SET_BY_ARGUMENTS))}.")
+    fixed = sorted(set(changes) & set(_SET_BY_ARGUMENTS))
+    if fixed:
+        raise ValueError(f"Set {fixed} through short_run's own arguments (mode, seed=, steps=), not as changes.")
+    steps = SHORT_RUN_STEPS.get(ctx.preset.name, 150) if steps is None else int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}.")
+    cfg = dataclasses.replace(ctx.preset.student_config(mode, seed), max_steps=steps, **changes)
+    run_dir = _run_folder(ctx, cfg)
+    label = name or (", ".join(f"{k}={v}" for k, v in changes.items()) or f"{mode} as the preset")
+    done = (run_dir / "final.pt").is_file()
+    if ctx.progress and not done:
+        print(f"Training {label!r}: {mode}, {steps} steps ...", flush=True)
+    path = pipeline.train_student_run(ctx, cfg, run_dir)
+    seconds = json.loads((run_dir / "run_info.json").read_text())["seconds"]  # the training's, also when loaded
+    own, mean, _ = load_model_from_checkpoint(path, expected_kind="student")
+    scores = {w: pipeline.evaluate_model(ctx, m.without_embedding_head(), "validation")
+              for w, m in (("student", own), ("mean", mean))}
+    weights = pipeline.choose_weights(scores)
+    return ShortRun(name=label, mode=mode, changes=dict(changes), steps=steps,
+                    history=list(load_checkpoint(path)["history"]), validation=scores[weights],
+                    weights=weights, seconds=seconds, path=path)
+
+
+@torch.no_grad()
+def embedding_cosine(ctx: pipeline.Context, run: ShortRun, split: str = "validation") -> float:
+    """Mean cosine similarity of the run's predicted frame embeddings with the frozen ones on
+    ``split`` (the kept weights). Taught in notebook 07."""
+    from dualkd_lib.plots_distill import frame_cosine_similarity
+
+    model = run.kept_model().eval()
+    feats, target = ctx.split(split).features, ctx.embeddings(split)
+    pred = torch.cat([model(feats[i:i + 32]).embedding_pred for i in range(0, len(feats), 32)])
+    return float(np.mean(frame_cosine_similarity(pred, target)))
+
+
+def check_prediction(exercise_id: str, prediction: Any, *, choices: Sequence[Any], outcome: Any,
+                     why: str) -> bool | None:
+    """Print whether the learner's ``prediction`` (one of ``choices``) matches the measured
+    ``outcome``, then ``why``. ``None`` (no prediction written) asks for one first.
+
+    Returns True, False, or None when there was no prediction. Taught in notebooks 06-08.
+    """
+    if prediction is None:
+        print(f"Experiment {exercise_id}: write your prediction first (one of {list(choices)}), then run again. "
+              f"The runs gave {outcome!r}.")
+        return None
+    if prediction not in choices:
+        raise ValueError(f"Experiment {exercise_id}: {prediction!r} is not one of {list(choices)}.")
+    right = prediction == outcome
+    verdict = "✅ as you predicted" if right else f"❌ you predicted {prediction!r}"
+    print(f"Experiment {exercise_id}: the runs gave {outcome!r} ({verdict}).\n{why}")
+    return right
+
+
+def runs_table(runs: Sequence[ShortRun], extra: Mapping[str, Sequence[float]] | None = None):
+    """One row per run: its changes, steps, training seconds, kept weights and validation PSDS."""
+    import pandas as pd
+
+    rows = {r.name: {"mode": r.mode, "steps": r.steps, "train s": round(r.seconds, 1), "weights": r.weights,
+                     "val psds1": r.validation["psds1"], "val psds2": r.validation["psds2"]} for r in runs}
+    for column, values in (extra or {}).items():
+        for r, v in zip(runs, values):
+            rows[r.name][column] = v
+    return pd.DataFrame.from_dict(rows, orient="index").round(3)

@@ -1,0 +1,65 @@
+"""Short runs the learner changes and trains live (notebooks 06-08)."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import tiny_context
+from dualkd_lib import learner_runs, pipeline
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> pipeline.Context:
+    return tiny_context(tmp_path_factory, "learner")
+
+
+def test_a_short_run_trains_once_then_loads_and_each_setting_has_its_own_folder(ctx: pipeline.Context) -> None:
+    first = learner_runs.short_run(ctx, "kd", steps=4, w_kd=4.0)
+    assert first.steps == 4 and len(first.history) == 4 and first.changes == {"w_kd": 4.0}
+    assert first.name == "w_kd=4.0" and first.weights in ("student", "mean")
+    assert 0.0 <= first.validation["psds1"] <= 1.0 and first.seconds > 0
+    assert first.path.parent.parent == ctx.work_dir / "runs" / "learner"
+    stamp = first.path.stat().st_mtime_ns
+    again = learner_runs.short_run(ctx, "kd", steps=4, w_kd=4.0)
+    assert again.path == first.path and again.path.stat().st_mtime_ns == stamp  # loaded, not retrained
+    assert again.seconds == first.seconds and again.history == first.history
+    other = learner_runs.short_run(ctx, "kd", steps=4, w_kd=0.25, name="gentle")
+    assert other.path != first.path and other.name == "gentle"
+    assert first.final("kd_student") != other.final("kd_student")  # the weight changed the training
+    assert not (pipeline.student_run_dir(ctx, "kd", 0) / "final.pt").exists()  # the course's run untouched
+
+
+def test_short_run_defaults_to_the_presets_steps_and_scores_eefd_embeddings(ctx: pipeline.Context) -> None:
+    run = learner_runs.short_run(ctx, "eefd", eefd_kind="cosine")
+    assert run.steps == learner_runs.SHORT_RUN_STEPS["tiny"] and "emb" in run.history[0]
+    assert -1.0 <= learner_runs.embedding_cosine(ctx, run) <= 1.0
+    with pytest.raises(KeyError, match="logged no 'kd_student'"):
+        run.final("kd_student")
+    table = learner_runs.runs_table([run], extra={"cosine": [0.5]})
+    assert list(table.index) == ["eefd_kind=cosine"] and {"val psds1", "weights", "cosine"} <= set(table.columns)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"w_kdd": 1.0}, r"\['w_kdd'\] are not training settings"),
+    ({"max_steps": 3}, r"short_run's own arguments"),
+    ({"eefd_kind": "cosinus"}, r"eefd_kind='cosinus' is not valid"),
+    ({"steps": 0}, r"at least 1"),
+])
+def test_short_run_refuses_bad_settings_with_the_reason(ctx: pipeline.Context, kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        learner_runs.short_run(ctx, "eefd", **kwargs)
+    with pytest.raises(ValueError, match="Unknown student mode"):
+        learner_runs.short_run(ctx, "teacher")
+
+
+def test_check_prediction_says_right_wrong_or_asks_first(capsys: pytest.CaptureFixture) -> None:
+    choices = ("w_kd=0.25", "w_kd=4.0")
+    assert learner_runs.check_prediction("6.A", None, choices=choices, outcome="w_kd=4.0", why="Because.") is None
+    assert "write your prediction first" in capsys.readouterr().out
+    assert learner_runs.check_prediction("6.A", "w_kd=4.0", choices=choices, outcome="w_kd=4.0", why="Because.")
+    assert "✅" in capsys.readouterr().out
+    assert learner_runs.check_prediction("6.A", "w_kd=0.25", choices=choices, outcome="w_kd=4.0",
+                                         why="Because.") is False
+    out = capsys.readouterr().out
+    assert "❌" in out and "Because." in out
+    with pytest.raises(ValueError, match="not one of"):
+        learner_runs.check_prediction("6.A", "4", choices=choices, outcome="w_kd=4.0", why="")
