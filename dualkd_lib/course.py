@@ -300,6 +300,32 @@ def _check_markdown_numbers(text: str, number: int, where: str) -> None:
                 f"MARKDOWN_NUMBERS_ALLOWED in dualkd_lib/course.py.")
 
 
+_TIME_LINE = re.compile(r"\*\*Time\.\*\* About (?P<total>\d+) minutes(?P<rest>.*?)(?:\n\n|\Z)", re.DOTALL)
+_TIME_ITEM = re.compile(r"(?P<what>[^·:]+?)\s+(?P<minutes>\d+) min\b")
+
+
+def time_estimate(source: str | Path) -> tuple[int, list[tuple[str, int]]]:
+    """A notebook's time estimate: the total of its "**Time.** About N minutes: a 5 min · ..."
+    line, and its items ``[(what, minutes), ...]``. Raises ``ValueError`` when the line is missing
+    or its items do not add up to the total. Taught in notebook 00 (the course map); the
+    instructor's schedule (docs/INSTRUCTOR.md) is made from them."""
+    import jupytext
+
+    source = Path(source)
+    text = "\n".join(c.source for c in jupytext.read(source, fmt="py:percent").cells if c.cell_type == "markdown")
+    match = _TIME_LINE.search(text)
+    if match is None:
+        raise ValueError(f"{source.name}: no '**Time.** About N minutes: ...' line (see notebooks/README.md).")
+    rest = match.group("rest").replace("\n", " ")
+    items = [(m.group("what").strip(" ·:,.").split("):")[-1].strip(), int(m.group("minutes")))
+             for m in _TIME_ITEM.finditer(rest.split(":", 1)[-1] if ":" in rest else rest)]
+    total = int(match.group("total"))
+    if sum(m for _, m in items) != total:
+        raise ValueError(f"{source.name}: the time items add up to {sum(m for _, m in items)} min, "
+                         f"not the {total} of 'About {total} minutes'; fix one or the other.")
+    return total, items
+
+
 def _lint(nb: Any, source: Path, stubs: list[ExerciseStub]) -> None:
     """The conventions every notebook follows (see notebooks/README.md)."""
     number = int(source.name[:2])

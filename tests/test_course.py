@@ -388,3 +388,46 @@ def test_every_allowed_markdown_number_is_still_used() -> None:
                 used |= {(int(source.name[:2]), found) for found in course.measured_numbers(cell.source)}
     assert set(course.MARKDOWN_NUMBERS_ALLOWED) - used == set()
     assert all(reason.strip() for reason in course.MARKDOWN_NUMBERS_ALLOWED.values())
+
+
+# --- the instructor's schedule -----------------------------------------------
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def test_every_notebooks_time_items_add_up_to_its_total(tmp_path: Path) -> None:
+    for source in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
+        total, items = course.time_estimate(source)
+        assert total == sum(m for _, m in items) and len(items) >= 3, source.name
+    wrong = DEMO.replace("# # 09 · Demo\n", "# # 09 · Demo\n#\n# **Time.** About 9 minutes: a 2 min · b 3 min.\n")
+    root = _make_root(tmp_path, {"09_demo.py": wrong})
+    with pytest.raises(ValueError, match="add up to 5 min, not the 9"):
+        course.time_estimate(root / "notebooks" / "src" / "09_demo.py")
+
+
+def test_the_instructors_schedules_use_the_notebooks_times_and_add_up() -> None:
+    text = (ROOT / "docs" / "INSTRUCTOR.md").read_text(encoding="utf-8")
+    totals = {source.name[:2]: course.time_estimate(source)[0]
+              for source in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))}
+    day = text.split("## A one-day schedule")[1].split("\n## ")[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in day.splitlines()
+            if line.startswith("| ") and ":" in line.split("|")[1]]
+    seen = []
+    for (start, what, minutes), (next_start, _, _) in zip(rows, rows[1:]):
+        assert _minutes(next_start) - _minutes(start) == int(minutes), (start, what)
+        if what[:2].isdigit():
+            seen.append(what[:2])
+            assert int(minutes) == totals[what[:2]], what
+    assert seen == sorted(totals), "the day must teach every notebook, in order"
+    teaching = sum(totals.values())
+    assert f"{teaching} minutes of teaching" in day
+    half = text.split("## A half day")[1].split("\n## ")[0]
+    kept = [line.split("|")[1].strip()[:2] for line in half.splitlines() if line.startswith("| ") and
+            line.split("|")[1].strip()[:2].isdigit()]
+    for row in half.splitlines():
+        if row.startswith("| ") and row.split("|")[1].strip()[:2].isdigit():
+            assert int(row.split("|")[2]) == totals[row.split("|")[1].strip()[:2]], row
+    assert f"That is {sum(totals[k] for k in kept)} minutes" in half

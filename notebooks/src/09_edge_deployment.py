@@ -21,7 +21,7 @@
 #
 # **Prerequisites.** Notebooks 03 (teacher, embedding model), 05 (student), 08 (the ablation).
 #
-# **Time.** About 30 minutes: set-up 2 min · size and MACs 4 min · ONNX 4 min · latency
+# **Time.** About 32 minutes: set-up 2 min · size and MACs 4 min · ONNX 4 min · latency
 # (Exercise 9.1) 7 min · int8 4 min · streaming 5 min · PSDS against cost 3 min · questions 3 min.
 
 # %% [markdown]
