@@ -20,8 +20,9 @@
 # **Prerequisites.** Notebooks 03 (the embedding model), 05 (the student and its
 # `embedding_head`) and 06 (the training runs).
 #
-# **Time.** About 36 minutes: set-up 2 min · the layer 5 min · EEFD loss (Exercise 7.1) 7 min ·
-# training 5 min · similarity 8 min · results 3 min · your experiment (7.A) 6 min.
+# **Time.** About 41 minutes: set-up 2 min · the layer 5 min · EEFD loss (Exercise 7.1) 7 min ·
+# training 5 min · similarity 8 min · one clip and the frames in 2-D 5 min · results 3 min ·
+# your experiment (7.A) 6 min.
 
 # %% [markdown]
 # ## Set-up
@@ -138,24 +139,30 @@ plt.show()
 # %% [markdown]
 # ## 3. How close do the student's features get to the embeddings? (8 min)
 #
-# On the evaluation split (never trained on), we run both mean students, take their
-# `embedding_pred`, and compute the cosine similarity of every frame with the frozen embedding
-# (`plots_distill.frame_cosine_similarity`, `[clips, frames]`). As a reference, the last column
-# compares each clip's embeddings with *another* clip's: how similar embeddings are anyway.
+# On the evaluation split (never trained on), we run both students, each with the weights kept
+# on the validation split, take their `embedding_pred`, and compute the cosine similarity of every
+# frame with the frozen embedding (`plots_distill.frame_cosine_similarity`, `[clips, frames]`). As
+# a reference, the last panel compares each clip's embeddings with *another* clip's: how similar
+# embeddings are anyway.
 
 # %%
 ev = ctx.split("evaluation")
 ev_emb = ctx.embeddings("evaluation")
+kept_models = {}
+for mode in ("supervised", "eefd"):
+    own, mean, _ = train.load_model_from_checkpoint(runs[mode], expected_kind="student")
+    weights = pipeline.run_metrics(ctx, "student", mode, SEED)["weights"]  # chosen on validation
+    kept_models[mode] = (mean if weights == "mean" else own).eval()
+    print(f"{mode:>10}: kept weights = {weights}")
 
 
 @torch.no_grad()
-def predicted_embeddings(run_path):
-    _, mean_model, _ = train.load_model_from_checkpoint(run_path, expected_kind="student")
-    return torch.cat([mean_model(ev.features[i:i + 32]).embedding_pred for i in range(0, len(ev), 32)])
+def predicted_embeddings(model):
+    return torch.cat([model(ev.features[i:i + 32]).embedding_pred for i in range(0, len(ev), 32)])
 
 
-similarity = {f"{mode} student": plots_distill.frame_cosine_similarity(predicted_embeddings(runs[mode]), ev_emb)
-              for mode in ("supervised", "eefd")}
+preds = {mode: predicted_embeddings(m) for mode, m in kept_models.items()}
+similarity = {f"{mode} student": plots_distill.frame_cosine_similarity(preds[mode], ev_emb) for mode in preds}
 similarity["another clip's embeddings"] = plots_distill.frame_cosine_similarity(torch.roll(ev_emb, 1, dims=0), ev_emb)
 fig = plots_distill.plot_similarity_heatmap(similarity, frame_seconds=FRAME_SECONDS)
 plt.show()
@@ -163,8 +170,10 @@ pd.DataFrame({name: {"mean cosine": s.mean(), "median": np.median(s), "frames wi
               for name, s in similarity.items()}).T.round(3)
 
 # %% [markdown]
-# Each row of a heatmap is one evaluation clip, each column one output frame; red means the
-# student's projected features point the same way as the embedding model's. The supervised
+# Each row of a heatmap is one evaluation clip, each column one output frame; the brighter, the
+# more the student's projected features point the same way as the embedding model's. The three
+# panels share one colour scale, stretched over their own range (the colour bar gives it), so
+# that differences show even where every cosine is high; `scale="full"` draws -1 to 1 instead. The supervised
 # student's head was never trained, so it shows how similar a random projection of the student's
 # features happens to be. Read the EEFD panel against it and against the third panel: only the
 # similarity *above* "another clip's embeddings" is clip-specific knowledge the student has picked
@@ -188,6 +197,47 @@ pd.DataFrame({name: {"mean cosine": s.mean(), "median": np.median(s), "frames wi
 # encode something else (the room, the level) cost the student capacity and can hurt. Notebook
 # 03's wrong-embeddings test and the linear probe measure exactly this.
 # <!-- END ANSWER -->
+
+# %% [markdown]
+# ### One clip up close
+#
+# The targets and the EEFD student's predictions for one clip, on one colour scale, and the
+# cosine of every frame under them. The clip is chosen by a rule: the median clip of the EEFD
+# student's mean cosine, a typical one. Change `clip` to look at others.
+
+# %%
+order = np.argsort(similarity["eefd student"].mean(axis=1))
+clip = int(order[len(order) // 2])
+fig = plots_distill.plot_embedding_pair(preds["eefd"][clip], ev_emb[clip], frame_seconds=FRAME_SECONDS,
+                                        title=f"evaluation clip {ev.filenames[clip]}: targets and EEFD predictions")
+plt.show()
+
+# %% [markdown]
+# ### The frames in two dimensions
+#
+# Each point is one evaluation frame on which exactly one class is active, coloured by that class.
+# Left, the embedding model's frames, on their two principal axes: classes that form clouds of
+# their own are what a linear head can read out (the linear probe of notebook 03). Middle, the EEFD
+# student's predictions, projected on the *same* two axes: where they land on the targets' clouds,
+# the student has learnt that part of the embedding space. Right, the supervised student's own CNN
+# features (no embedding head involved), on their own axes: the structure a student finds from
+# the labels alone. Two axes keep only part of the variance, so clouds that overlap here may still
+# be apart in the full space.
+
+# %%
+clip_i, frame_i, frame_class = plots_distill.single_class_frames(ev.strong)
+with torch.no_grad():
+    sup_cnn = torch.cat([kept_models["supervised"].cnn_features(ev.features[i:i + 32]) for i in range(0, len(ev), 32)])
+target_frames = ev_emb.permute(0, 2, 1)[clip_i, frame_i].numpy()
+points = {
+    "target embeddings": plots_distill.pca_2d(target_frames),
+    "EEFD student's predictions (targets' axes)": plots_distill.pca_2d(
+        preds["eefd"].permute(0, 2, 1)[clip_i, frame_i].numpy(), target_frames),
+    "supervised student's CNN features": plots_distill.pca_2d(sup_cnn[clip_i, frame_i].numpy()),
+}
+print(f"{len(frame_class)} frames with exactly one active class, of {ev.strong.shape[0] * ev.strong.shape[2]}")
+fig = plots_distill.plot_embedding_projection(points, frame_class)
+plt.show()
 
 # %% [markdown]
 # ## 4. Does it help? (3 min)
