@@ -115,6 +115,27 @@ class SplitTensors:
     def __len__(self) -> int:
         return len(self.filenames)
 
+    def head(self, n: int) -> "SplitTensors":
+        """The first ``n`` clips of the split, with their labels, ground truth and durations; in a
+        split with ground truth, also the first clip of every class those miss, so that every
+        class occurs and PSDS is defined (so it may hold a few clips more than ``n``)."""
+        idx = list(range(min(n, len(self))))
+        if self.ground_truth is not None and len(self.ground_truth):
+            gt = self.ground_truth
+            present = set(gt[gt["filename"].isin(self.filenames[:n])]["event_label"])
+            position = {f: i for i, f in enumerate(self.filenames)}
+            for label in CLASSES:
+                rows = gt[gt["event_label"] == label]
+                if label not in present and len(rows):
+                    idx.append(min(position[f] for f in rows["filename"]))
+                    present.add(label)
+            idx = sorted(set(idx))
+        files = [self.filenames[i] for i in idx]
+        keep = (lambda df: None if df is None else df[df["filename"].isin(files)].reset_index(drop=True))
+        take = (lambda t: None if t is None else t[idx])
+        return SplitTensors(self.name, self.kind, files, self.features[idx], take(self.strong), take(self.weak),
+                            keep(self.ground_truth), keep(self.durations))
+
 
 @dataclass
 class Context:
@@ -520,13 +541,13 @@ def _save_inference_bundle(ctx: Context, run_dir: Path, *, embedding_model: Path
         torch.save(bundle, path)
 
 
-def validation_fn(ctx: Context, *, needs_embeddings: bool = False) -> Callable[[nn.Module], dict]:
-    """``model -> metrics on the validation split``, for ``train(val_fn=...)``: a learning curve.
-
-    Each call predicts and scores the validation clips (a few seconds on the course preset),
-    so it is off by default. Taught in notebook 08.
+def validation_fn(ctx: Context, *, needs_embeddings: bool = False, clips: int | None = None
+                  ) -> Callable[[nn.Module], dict]:
+    """``model -> metrics on the validation split`` (its first ``clips`` clips when given), for
+    ``train(val_fn=...)``: a learning curve. Each call predicts and scores the clips (a few
+    seconds for the whole split on the course preset). Taught in notebook 08.
     """
-    return lambda model: evaluate_model(ctx, model, "validation", needs_embeddings=needs_embeddings)
+    return lambda model: evaluate_model(ctx, model, "validation", needs_embeddings=needs_embeddings, clips=clips)
 
 
 def train_teacher(ctx: Context, *, seed: int = 0, validate: bool = False) -> Path:
@@ -578,21 +599,25 @@ def student_run_dir(ctx: Context, mode: str, seed: int) -> Path:
     return ctx.work_dir / "runs" / f"student-{mode}-seed{seed}"
 
 
-def train_student(ctx: Context, mode: str, *, seed: int = 0, validate: bool = False) -> Path:
+def train_student(ctx: Context, mode: str, *, seed: int = 0, validate: bool | None = None) -> Path:
     """Train the SE-CRNN student in ``mode`` (supervised, kd, takd, eefd, dual).
 
     The frozen teacher and embedding model are loaded (or trained) first;
     their outputs are cached, so each student step costs only the student.
-    ``validate=True`` records a validation learning curve (see :func:`train_teacher`).
-    Taught in notebooks 05-08.
+    ``validate``: record a validation learning curve after every epoch (``val_history`` in
+    the checkpoint; notebook 08 draws it) on the first ``preset.evaluation.curve_clips``
+    validation clips; ``None``: when the preset asks for one (``curve_clips > 0``); ``True``
+    with ``curve_clips=0``: on the whole split. Taught in notebooks 05-08.
     """
     if mode not in STUDENT_MODES:
         raise ValueError(f"Unknown student mode {mode!r}; choose one of {list(STUDENT_MODES)}.")
+    clips = ctx.preset.evaluation.curve_clips
     return train_student_run(ctx, ctx.preset.student_config(mode, seed), student_run_dir(ctx, mode, seed),
-                             validate=validate)
+                             validate=clips > 0 if validate is None else validate, curve_clips=clips or None)
 
 
-def train_student_run(ctx: Context, cfg: TrainConfig, run_dir: Path, *, validate: bool = False) -> Path:
+def train_student_run(ctx: Context, cfg: TrainConfig, run_dir: Path, *, validate: bool = False,
+                      curve_clips: int | None = None) -> Path:
     """Train one student with the training settings ``cfg`` (its mode, seed, steps) into ``run_dir``.
 
     What :func:`train_student` does for the preset's settings, and
@@ -608,7 +633,8 @@ def train_student_run(ctx: Context, cfg: TrainConfig, run_dir: Path, *, validate
                               with_embeddings=needs_emb)
     model = models.SECRNN(ctx.preset.student, seed=cfg.seed)
     result = train(model, loader, cfg, run_dir=run_dir, progress=ctx.progress, preset=ctx.preset.name,
-                   val_fn=validation_fn(ctx) if validate else None, data_fingerprint=ctx.data_fingerprint())
+                   val_fn=validation_fn(ctx, clips=curve_clips) if validate else None,
+                   data_fingerprint=ctx.data_fingerprint())
     _save_inference_bundle(ctx, run_dir)
     _write_run_info(run_dir, result, cfg)
     return result.final_path
@@ -627,14 +653,16 @@ def _write_run_info(run_dir: Path, result, cfg) -> None:
 # --------------------------------------------------------------------------
 # Evaluation
 # --------------------------------------------------------------------------
-def evaluate_scores(ctx: Context, strong: np.ndarray, split: str = "evaluation") -> dict:
-    """PSDS1, PSDS2, collar and intersection F1 of frame scores ``[N, C, T]`` on ``split``.
+def evaluate_scores(ctx: Context, strong: np.ndarray, split: str = "evaluation", *, clips: int | None = None
+                    ) -> dict:
+    """PSDS1, PSDS2, collar and intersection F1 of frame scores ``[N, C, T]`` on ``split``
+    (its first ``clips`` clips when given).
 
     Scores are median filtered (``preset.evaluation.median_filter_frames``)
     before PSDS and before thresholding at ``preset.evaluation.threshold``.
     Taught in notebook 04.
     """
-    s = ctx.split(split)
+    s = ctx.split(split) if clips is None else ctx.split(split).head(clips)
     ev = ctx.preset.evaluation
     frame_s = ctx.encoder.frame_seconds
     smoothed = evaluate.median_filter(strong, ev.median_filter_frames)
@@ -648,13 +676,17 @@ def evaluate_scores(ctx: Context, strong: np.ndarray, split: str = "evaluation")
             "f1_collar": float(f1c.macro), "f1_intersection": float(f1i.macro)}
 
 
-def evaluate_model(ctx: Context, model: nn.Module, split: str = "evaluation", *, needs_embeddings: bool = False
-                   ) -> dict:
-    """Predict ``split`` with ``model`` and score it (see :func:`evaluate_scores`)."""
-    s = ctx.split(split)
+def evaluate_model(ctx: Context, model: nn.Module, split: str = "evaluation", *, needs_embeddings: bool = False,
+                   clips: int | None = None) -> dict:
+    """Predict ``split`` (its first ``clips`` clips when given) with ``model`` and score it
+    (see :func:`evaluate_scores`)."""
+    s = ctx.split(split) if clips is None else ctx.split(split).head(clips)
     emb = ctx.embeddings(split) if needs_embeddings else None
-    strong, _ = predict_scores(model, s.features, embeddings=emb, progress=ctx.progress)
-    return evaluate_scores(ctx, strong, split)
+    if emb is not None and clips is not None:
+        position = {f: i for i, f in enumerate(ctx.split(split).filenames)}
+        emb = emb[[position[f] for f in s.filenames]]
+    strong, _ = predict_scores(model, s.features, embeddings=emb, progress=ctx.progress and clips is None)
+    return evaluate_scores(ctx, strong, split, clips=clips)
 
 
 def _cost(ctx: Context, model: nn.Module, emb_dim: int = 0) -> dict:

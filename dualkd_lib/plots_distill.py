@@ -185,6 +185,32 @@ def plot_kd_distances(
 # ----------------------------------------------------------------------------------------
 # The ablation (notebook 08)
 # ----------------------------------------------------------------------------------------
+def plot_learning_curves(curves: Mapping[str, Sequence[Mapping[str, float]]],
+                         metrics: Sequence[str] = ("psds1", "psds2")) -> plt.Figure:
+    """Validation scores against the optimiser step, one line per run, one panel per metric.
+
+    ``curves``: ``{run name: val_history}``, the per-epoch validation records a run keeps in
+    its checkpoint (``train.load_checkpoint(path)["extra"]["val_history"]``). Runs without a
+    record are left out; if none has one, ``ValueError``. Taught in notebook 08.
+    """
+    usable = {name: list(c) for name, c in curves.items() if c}
+    if not usable:
+        raise ValueError(f"None of the runs {list(curves)} recorded a validation curve; train them with "
+                         "validate=True (or a preset with evaluation.curve_clips > 0).")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for i, (name, curve) in enumerate(curves.items()):
+            if curve:
+                ax.plot([c["step"] for c in curve], [c[metric] for c in curve], marker="o", ms=3,
+                        color=f"C{i % 10}", label=name)
+        ax.set_xlabel("optimiser step")
+        ax.set_title(f"validation {metric.upper()}", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def _summary_frame(summary: Sequence[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     frame = summary if isinstance(summary, pd.DataFrame) else pd.DataFrame(list(summary))
     if len(frame) == 0 or "name" not in frame.columns:

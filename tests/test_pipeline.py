@@ -130,6 +130,35 @@ def test_validate_records_one_validation_score_per_epoch(ctx: pipeline.Context, 
     assert load_checkpoint(pipeline.train_student(ctx, "supervised", seed=0))["extra"]["val_history"] == []  # off by default
 
 
+def test_a_preset_with_curve_clips_gives_every_student_a_learning_curve_on_that_many_clips(
+        ctx: pipeline.Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from dualkd_lib.config import EvalConfig
+
+    full, head = ctx.split("validation"), ctx.split("validation").head(5)
+    assert head.filenames[:5] == full.filenames[:5] and head.features.shape[0] == len(head) >= 5
+    assert set(head.ground_truth["event_label"]) == set(full.ground_truth["event_label"])  # PSDS is defined
+    assert set(head.ground_truth["filename"]) <= set(head.filenames) and set(head.durations["filename"]) == set(head.filenames)
+    assert torch.equal(head.features[-1], full.features[full.filenames.index(head.filenames[-1])])
+    ctx.embedding_model(), ctx.scaler()
+    shutil.copytree(ctx.work_dir, tmp_path / "work", ignore=shutil.ignore_patterns("runs"))
+    preset = dataclasses.replace(
+        ctx.preset, evaluation=dataclasses.replace(ctx.preset.evaluation, curve_clips=5),
+        student_train=dataclasses.replace(ctx.preset.student_train, max_steps=None, epochs=2))
+    other = pipeline.Context(preset, ctx.data_root, tmp_path / "work", progress=False)
+    scored = []
+    real = pipeline.evaluate_scores
+    monkeypatch.setattr(pipeline, "evaluate_scores",
+                        lambda c, strong, split="evaluation", clips=None: scored.append((split, len(strong), clips))
+                        or real(c, strong, split, clips=clips))
+    extra = load_checkpoint(pipeline.train_student(other, "supervised", seed=0))["extra"]
+    assert len(extra["val_history"]) == 2 and scored == [("validation", len(head), 5)] * 2
+    assert load_checkpoint(pipeline.train_student(other, "supervised", seed=1, validate=False))["extra"]["val_history"] == []
+    with pytest.raises(ValueError, match="curve_clips=-1"):
+        EvalConfig(curve_clips=-1)
+
+
 def test_ablation_writes_table_and_json(ctx: pipeline.Context, tmp_path: Path) -> None:
     table = pipeline.run_ablation(ctx, seeds=[0], out_dir=tmp_path)
     assert "student (dual)" in table and "teacher" in table

@@ -162,6 +162,15 @@ def test_single_class_frames_and_a_projection_on_the_targets_basis() -> None:
         plots_distill.plot_embedding_projection({"target": pts[:5]}, np.zeros(200))
 
 
+def test_learning_curves_one_line_per_run_with_a_record() -> None:
+    curve = [{"epoch": e, "step": 10 * (e + 1), "psds1": 0.1 * e, "psds2": 0.2 * e} for e in range(3)]
+    fig = plots_distill.plot_learning_curves({"supervised": curve, "dual": curve[:2], "old run": []})
+    assert len(fig.axes) == 2 and [len(ax.get_lines()) for ax in fig.axes] == [2, 2]
+    assert list(fig.axes[1].get_lines()[0].get_ydata()) == pytest.approx([0.0, 0.2, 0.4])
+    with pytest.raises(ValueError, match="recorded a validation curve"):
+        plots_distill.plot_learning_curves({"old run": []})
+
+
 def test_clip_predictions_picks_classes_from_ground_truth_and_scores() -> None:
     rng = np.random.default_rng(0)
     scores = {"teacher": rng.uniform(0, 0.4, (10, 20)), "dual (mean)": torch.rand(10, 20) * 0.4}

@@ -21,7 +21,7 @@
 #
 # **Time.** About 37 minutes with the cached runs of notebooks 05-07 (training the missing runs
 # adds a few minutes per student run in the `course` preset): set-up 2 min · the total loss
-# (Exercise 8.1) 6 min · the ablation 8 min · figures 6 min · clips 5 min · your experiment
+# (Exercise 8.1) 6 min · the ablation 8 min · figures and learning curves 6 min · clips 5 min · your experiment
 # (8.A) 7 min · questions 3 min.
 
 # %% [markdown]
@@ -179,6 +179,27 @@ fig = plots_distill.plot_mode_bars(summary, metrics=("psds1", "psds2"))
 plt.show()
 fig = plots_distill.plot_psds_vs_params(summary, metric="psds1")
 plt.show()
+
+# %% [markdown]
+# ### Learning curves
+#
+# How each student got there: its validation PSDS after every epoch (the kept weights' choice
+# aside, this is the mean student, which `train` validates), on the first
+# `CFG.evaluation.curve_clips` validation clips plus one clip of every class they miss: a quick,
+# noisier reading than the table's full split. Look for which modes rise earlier, and whether
+# a curve is still rising at the end (more steps would help) or has flattened. A run trained
+# before the preset recorded curves, or one shorter than an epoch (`tiny`), has no curve and is
+# left out.
+
+# %%
+curves = {mode: train.load_checkpoint(pipeline.student_run_dir(ctx, mode, SEEDS[0]) / "final.pt")["extra"]
+          .get("val_history", []) for mode in pipeline.STUDENT_MODES}
+if any(curves.values()):
+    fig = plots_distill.plot_learning_curves(curves)
+    plt.show()
+else:
+    print(f"No learning curve recorded: the runs are shorter than an epoch or were trained without one "
+          f"(curve_clips = {CFG.evaluation.curve_clips}).")
 
 # %% [markdown]
 # ### Think!
