@@ -2,7 +2,8 @@
 embedding model, 1350-step teacher and students (docs/results/faithful-experiment-progress.md).
 
 Run from the repository root: `.venv/bin/python benchmarks/two_domain_regime.py base`, then
-`plain` and `students` (these two after base), or `student MODE SEED` for one student
+`plain` and `students` (these two after base), `teacher` (a teacher variant), `embedding` (a
+stand-in variant and its probe: PRETRAIN_CLIPS, PRETRAIN_EPOCHS), or `student MODE SEED` for one student
 (`supervised` needs no teacher, so it can run beside `base`). `STUDENT=old` selects the
 student of before (bias-free ReLU SE/tfwSE in every block), `STUDENT=silu` SiLU bottlenecks
 with biases in every block, the default `new` the same without attention in block 0; each
@@ -41,6 +42,11 @@ if TEACHER_EPOCHS:
 TEACHER_DROPOUT = os.environ.get("TEACHER_DROPOUT", "")  # e.g. 0.2: the teacher's dropout (DCASE: 0.5)
 if TEACHER_DROPOUT:
     P = dataclasses.replace(P, teacher=dataclasses.replace(P.teacher, dropout=float(TEACHER_DROPOUT)))
+PRETRAIN_CLIPS, PRETRAIN_EPOCHS = os.environ.get("PRETRAIN_CLIPS", ""), os.environ.get("PRETRAIN_EPOCHS", "")
+if PRETRAIN_CLIPS or PRETRAIN_EPOCHS:  # e.g. 12000 / 10: a stronger stand-in (its corpus and budget)
+    P = dataclasses.replace(P, pretrain=dataclasses.replace(
+        P.pretrain, **({"n_clips": int(PRETRAIN_CLIPS)} if PRETRAIN_CLIPS else {}),
+        **({"epochs": int(PRETRAIN_EPOCHS)} if PRETRAIN_EPOCHS else {})))
 BATCH = os.environ.get("BATCH", "")  # e.g. 4,4,8: the students' (strong, weak, unlabeled) clips per step
 if BATCH:
     P = dataclasses.replace(P, student_train=dataclasses.replace(
@@ -56,7 +62,9 @@ DATA = "data/experiments/course-rec"
 WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("STUDENT", "new") != "new" and os.environ["STUDENT"], TAKD, LR, STEPS,
                                                      BATCH.replace(",", "x"), TEACHER_LR and "tlr" + TEACHER_LR,
                                                      TEACHER_EPOCHS and "tep" + TEACHER_EPOCHS,
-                                                     TEACHER_DROPOUT and "tdo" + TEACHER_DROPOUT) if v)
+                                                     TEACHER_DROPOUT and "tdo" + TEACHER_DROPOUT,
+                                                     PRETRAIN_CLIPS and "pc" + PRETRAIN_CLIPS,
+                                                     PRETRAIN_EPOCHS and "pe" + PRETRAIN_EPOCHS) if v)
 def log(**kw):
     print(json.dumps(kw), flush=True)
 if stage == "base":
@@ -76,6 +84,11 @@ elif stage == "teacher":  # the teacher alone (TEACHER_LR / _EPOCHS / _DROPOUT v
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time(); pipeline.train_teacher(ctx, seed=0, validate=True)  # a validation learning curve
     m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", work=WORK, s=time.time() - t, m=m)
+elif stage == "embedding":  # the stand-in alone (PRETRAIN_CLIPS / _EPOCHS variants) and its linear probe
+    torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    t = time.time(); ctx.embedding_model(); log(stage="embedding", work=WORK, s=time.time() - t)
+    log(stage="probe", work=WORK, probe=pipeline.probe_metrics(ctx))
 elif stage == "plain":
     torch.set_num_threads(1)
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
