@@ -91,8 +91,10 @@ elif stage == "embedding":  # the stand-in alone (PRETRAIN_CLIPS / _EPOCHS varia
     log(stage="probe", work=WORK, probe=pipeline.probe_metrics(ctx))
 elif stage == "plain":
     torch.set_num_threads(1)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the per-epoch validation lines
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
-    t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "no_embeddings", 0); log(stage="plain teacher", s=time.time() - t, m=m)
+    t = time.time(); pipeline.train_plain_teacher(ctx, seed=0, validate=True)
+    m = pipeline.run_metrics(ctx, "teacher", "no_embeddings", 0); log(stage="plain teacher", s=time.time() - t, m=m)
 elif stage == "student":
     torch.set_num_threads(1)
     mode, seed = sys.argv[2], int(sys.argv[3])

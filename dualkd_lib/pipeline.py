@@ -576,7 +576,7 @@ def plain_teacher_config(ctx: Context) -> models.CRNNConfig:
     return dataclasses.replace(ctx.preset.teacher, embedding_dim=0)
 
 
-def train_plain_teacher(ctx: Context, *, seed: int = 0) -> Path:
+def train_plain_teacher(ctx: Context, *, seed: int = 0, validate: bool = False) -> Path:
     """Train the teacher CRNN *without* embeddings, as the teacher otherwise; returns ``final.pt``.
 
     The paper's "baseline CRNN" beside "CRNN + BEATs": what the pre-trained embeddings
@@ -589,7 +589,7 @@ def train_plain_teacher(ctx: Context, *, seed: int = 0) -> Path:
     loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=seed, with_teacher=False, with_embeddings=False)
     model = models.CRNN(plain_teacher_config(ctx), seed=seed)
     result = train(model, loader, cfg, run_dir=path.parent, progress=ctx.progress, preset=ctx.preset.name,
-                   data_fingerprint=ctx.data_fingerprint())
+                   val_fn=validation_fn(ctx) if validate else None, data_fingerprint=ctx.data_fingerprint())
     _save_inference_bundle(ctx, path.parent)
     _write_run_info(path.parent, result, cfg)
     return result.final_path

@@ -106,7 +106,7 @@ def test_same_seed_same_numbers(ctx: pipeline.Context, tmp_path: Path) -> None:
     assert [h["loss"] for h in first["history"]] == pytest.approx([h["loss"] for h in second["history"]], rel=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["teacher", "eefd"])
+@pytest.mark.parametrize("kind", ["teacher", "plain teacher", "eefd"])
 def test_validate_records_one_validation_score_per_epoch(ctx: pipeline.Context, tmp_path: Path, kind: str) -> None:
     """``validate=True`` gives a learning curve: the validation PSDS after every epoch, in the checkpoint."""
     import dataclasses
@@ -119,6 +119,8 @@ def test_validate_records_one_validation_score_per_epoch(ctx: pipeline.Context, 
     other = pipeline.Context(preset, ctx.data_root, tmp_path / "work", progress=False)
     if kind == "teacher":
         path = pipeline.train_teacher(other, seed=0, validate=True)
+    elif kind == "plain teacher":
+        path = pipeline.train_plain_teacher(other, seed=0, validate=True)
     else:  # a student with an embedding head (EEFD) is scored on its predictions alone
         path = pipeline.train_student(other, kind, seed=0, validate=True)
     checkpoint = load_checkpoint(path)
