@@ -205,7 +205,7 @@ encode_strong = exercises.check("2.2", encode_strong)
 event_list = list(events[["event_label", "onset", "offset"]].itertuples(index=False, name=None))
 labels = encode_strong(event_list, encoder.n_frames, encoder.frame_seconds, CLASSES)
 fig = plots.plot_frame_labels(labels, encoder.frame_seconds, events=events,
-                              title="frame labels (grey) and the exact events (outlines)")
+                              title="frame labels (black) and the exact events (coloured outlines)")
 plt.show()
 
 # %% [markdown]
@@ -264,6 +264,11 @@ print(f"before: mean {float(x.mean()):.1f} dB, std {float(x.std()):.1f} dB | "
       f"after: mean {float(z.mean()):.2f}, std {float(z.std()):.2f}")
 
 # %% [markdown]
+# One clip after standardisation is near, but not exactly at, mean 0 and std 1: the statistics
+# are the *training set's*, one pair per mel band, and this clip is louder or quieter than the
+# average clip in some bands (and its events make some bands vary more). Over the whole training
+# set every band has mean 0 and std 1; that is what the scaler was fitted to do.
+#
 # ### Think!
 #
 # Why fit the statistics on the *training* set only and keep them fixed, instead of

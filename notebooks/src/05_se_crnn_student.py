@@ -174,13 +174,17 @@ fig = plots_distill.plot_se_attention(weights)
 plt.show()
 
 # %% [markdown]
-# Top row: the SE weight of every channel of a block, for this clip. Some channels pass almost
-# unchanged (weights near 1), others are damped. Bottom row: the tfwSE weights, a frequency
+# Top row: the SE weight of every channel of a block, for this clip, between 0 (the channel is
+# switched off) and 1 (passed unchanged); read the colour bar of each block, not the colours alone.
+# A weight of exactly 0.5 on every channel is what a bottleneck gives when its input carries
+# nothing for it (all its ReLU units are zero). Bottom row: the tfwSE weights, a frequency
 # profile for every frame of the block (time runs left to right in each block's own frames, which
 # are 4× fewer after the first two blocks; each map has its own colour scale). Where the student
 # has learnt to use tfwSE, the profile changes from frame to frame with the sounds in the clip
-# (vertical stripes): that is what a channel-only SE block cannot do. In the `tiny` preset, after
-# 6 training steps, every weight is still close to 0.5: nothing learnt yet.
+# (vertical stripes): that is what a channel-only SE block cannot do; a map of one flat colour is
+# an attention that does the same to every frame. The cells after the demo measure both for many
+# clips, so that you need not judge by eye. In the `tiny` preset, after a few training steps, every
+# weight is still close to 0.5: nothing learnt yet.
 #
 # ### Interactive demo
 #

@@ -68,9 +68,11 @@ print(f"preset {SETUP.preset!r}: EMA decay alpha = {ALPHA}, w_kd = {CFG.student_
 #
 # With `α = 0.999` it remembers roughly the last `1 / (1 - α) = 1000` steps. The noise of single
 # steps (each batch pulls the weights a different way) averages out, while the slow drift of
-# learning survives: the mean student is a *smoothed* student, usually a better model than the
-# student at any single step (the "mean teacher" of semi-supervised SED, Tarvainen & Valpola
-# 2017). The **warm start** `a_t = 1 - 1/(t+1)` (0, ½, ⅔, ...) makes the first steps a plain
+# learning survives: the mean student is a *smoothed* student, and in long runs often a better
+# model than the student at any single step (the "mean teacher" of semi-supervised SED,
+# Tarvainen & Valpola 2017). Often, not always: in a short run it still carries weights from
+# early steps, which is why the course chooses, per run and on the validation split, which of the
+# two it keeps (notebook 08). The **warm start** `a_t = 1 - 1/(t+1)` (0, ½, ⅔, ...) makes the first steps a plain
 # average of all states so far, instead of an average that starts from the random initial weights.
 #
 # ### Interactive demo
@@ -273,9 +275,11 @@ fig = plots_distill.plot_loss_curves(histories, keys=("sup", "cons", "kd"), wind
 plt.show()
 
 # %% [markdown]
-# `sup` (labels) should fall alike in all runs. `kd` is the term each mode *minimises*: the
-# student's distance to the teacher in `kd`, the mean student's in `takd` (the supervised run has
-# none). The next figure shows both distances for both runs: the training loop logs them
+# `sup` (labels) is the same loss in every run, but it need not fall alike: a run whose gradient
+# also pulls towards the teacher spends part of each step on that, and where the teacher and the
+# labels disagree the two terms compete (compare where each run's `sup` ends). `kd` is the term
+# each mode *minimises*: the student's distance to the teacher in `kd`, the mean student's in
+# `takd` (the supervised run has none). The next figure shows both distances for both runs: the training loop logs them
 # (`kd_student`, `kd_mean`) whenever the teacher's outputs are in the batch.
 
 # %%
@@ -284,9 +288,12 @@ plt.show()
 
 # %% [markdown]
 # Look for two things. The dashed lines (mean students) are smoother than the solid ones: the
-# average filters the step-to-step noise, which is what makes it a stable target. And in TAKD the
-# *mean student's* distance is the one being pulled down, while in KD it is the student's (the
-# mean student follows with a delay).
+# average filters the step-to-step noise, which is what makes it a stable target. And ask which
+# distance each mode pulls down: TAKD puts its loss on the *mean student*, KD on the student,
+# whose mean student follows with a delay. Which mean student ends closer to the teacher is not
+# decided by where the loss sits alone: with the interpolated gradient TAKD's pull is scaled by
+# `1 - α` (section 3), so a KD run can bring even its mean student closer. Read the end of the
+# dashed lines against each other before you answer.
 #
 # How do the three students do on the evaluation split? Each is scored with the weights chosen
 # on the validation split, its own or its mean student's (the `weights` column), as DCASE keeps
@@ -409,7 +416,8 @@ learner_runs.runs_table(runs_6a, extra={"final kd_student": [r.final("kd_student
 # 2. Why is BCE(p, t) not zero when the student copies the teacher, and why does that not matter
 #    for the gradient?
 # 3. In TAKD with `"interpolated"` weights, what would happen to the KD signal if `α` were 0?
-# 4. Why is the mean student, not the student, evaluated and deployed?
+# 4. Why does the recipe consider the mean student for evaluation and deployment at all, and why
+#    does the course still choose per run between it and the student?
 #
 # <!-- BEGIN ANSWER -->
 #
@@ -420,9 +428,11 @@ learner_runs.runs_table(runs_6a, extra={"final kd_student": [r.final("kd_student
 #    give the same update.
 # 3. With `α = 0` the mean student *is* the student (θ_mix = θ) and TAKD becomes plain KD, with
 #    the full gradient.
-# 4. It is usually the better model: the averaging removes the noise of the last steps
-#    (a cheap ensemble over training time). It has the student's architecture, so it costs the
-#    same on the device.
+# 4. The averaging removes the noise of the last steps (a cheap ensemble over training time),
+#    and it has the student's architecture, so it costs the same on the device. But it also
+#    remembers earlier, worse weights; in a short run that can outweigh the smoothing. Which
+#    one is better is therefore measured per run on the validation split (DCASE keeps the better
+#    of the two as well), and the ablation reports both.
 #
 # <!-- END ANSWER -->
 #
