@@ -89,6 +89,20 @@ elif stage == "embedding":  # the stand-in alone (PRETRAIN_CLIPS / _EPOCHS varia
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time(); ctx.embedding_model(); log(stage="embedding", work=WORK, s=time.time() - t)
     log(stage="probe", work=WORK, probe=pipeline.probe_metrics(ctx))
+elif stage == "experiments":  # the learner's Experiments 6.A, 7.A and 8.A (notebooks 06-08), timed
+    torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+    from dualkd_lib import learner_runs
+    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    ctx.teacher(), ctx.embedding_model()
+    for exp, mode, changes in (("6.A", "kd", {"w_kd": 0.25}), ("6.A", "kd", {"w_kd": 4.0}),
+                               ("7.A", "eefd", {"eefd_kind": "mse"}), ("7.A", "eefd", {"eefd_kind": "cosine"}),
+                               ("8.A", "supervised", {}), ("8.A", "dual", {})):
+        t = time.time(); r = learner_runs.short_run(ctx, mode, **changes)
+        extra = {"val_cosine": learner_runs.embedding_cosine(ctx, r)} if mode == "eefd" else {}
+        if mode == "kd":
+            extra = {"final_kd_student": r.final("kd_student")}
+        log(stage=f"experiment {exp}", run=r.name, mode=mode, steps=r.steps, train_s=r.seconds,
+            total_s=time.time() - t, weights=r.weights, val=r.validation, **extra)
 elif stage == "plain":
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the per-epoch validation lines
