@@ -85,11 +85,16 @@ _LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
 _KEPT_CELL_METADATA = ("tags", "jupyter")
 _BUILD_HINT = "run `python -m dualkd_lib.course build` and commit the result"
 #: What a measured result looks like in prose: a decimal with two or more digits after the point
-#: (``0.43``), a spread (``± 0.02``), or a number right after a metric's name (``PSDS1 0.4``).
+#: (``0.43``), a spread (``± 0.02``), a percentage (``62 %``), a ratio (``3.2x``), or a number right
+#: after a metric's name (``PSDS1 0.4``, ``F1 ≈ 0.6``).
 MEASURED_NUMBER = re.compile(
-    r"(?<![\w.])\d+\.\d{2,}(?![\w.])"
-    r"|±\s*\d+(?:\.\d+)?"
-    r"|\b(?:PSDS[12]?|F1|F-score|accuracy|RTF)(?:\s*[=:]\s*|\s+(?:of|is|reaches|scores)\s+|\s+)\d+(?:\.\d+)?"
+    r"(?<![\w.])\d+\.\d{2,}(?!\w|\.\d)"
+    r"|(?:±|\+/-)\s*\d+(?:\.\d+)?"
+    r"|(?<![\w.])\d+(?:\.\d+)?\s*%"
+    r"|(?<![\w.])\d+(?:\.\d+)?\s*[x×](?!\w|\s*\d)"
+    r"|\b(?:PSDS[12₁₂]?|F1(?: score)?|F-score|accuracy|RTF)"
+    r"(?:\s*[=:≈~(]\s*|\s+(?:of|is|reaches|scores|rose to|fell to|at)\s+|\s+)\d+(?:\.\d+)?",
+    re.IGNORECASE,
 )
 #: Spans the markdown-number lint does not read: code, math, link targets and arXiv identifiers.
 _NOT_PROSE = re.compile(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|arXiv \d{4}\.\d{4,5}", re.DOTALL)
@@ -99,10 +104,16 @@ _NOT_PROSE = re.compile(r"`[^`]*`|\$\$.*?\$\$|\$[^$]*\$|\]\([^)]*\)|arXiv \d{4}\
 #: so that the prose cannot drift from what the course prints (notebooks/README.md).
 MARKDOWN_NUMBERS_ALLOWED: dict[tuple[int, str], str] = {
     (2, "0.512"): "a constant: one output frame at a 4x longer hop (4 x 128 ms)",
+    (2, "4×"): "a constant: the CNN's time pooling, and the quiz's 4x longer hop",
+    (2, "70 %"): "a constant: PSDS1's detection tolerance criterion",
     (2, "1.000"): "a quiz question's input (an event's onset)",
     (2, "1.010"): "a quiz question's input (an event's offset)",
     (2, "0.960"): "the quiz answer's arithmetic (frame 15 of 64 ms)",
     (2, "1.024"): "the quiz answer's arithmetic (frame 15 of 64 ms)",
+    (3, "4×"): "a constant: the pooling between blocks (4x fewer positions)",
+    (4, "20 %"): "a constant: the collar F1's offset tolerance (20 % of the event)",
+    (4, "70 %"): "a constant: PSDS1's detection and ground-truth tolerance criteria",
+    (5, "4×"): "a constant: the time pooling after the first two blocks",
     (4, "0.01"): "a constant: the first of sed_scores_eval's 50 decision thresholds",
     (4, "0.03"): "a constant: the second decision threshold",
     (4, "0.99"): "a constant: the last decision threshold",
@@ -110,6 +121,7 @@ MARKDOWN_NUMBERS_ALLOWED: dict[tuple[int, str], str] = {
     (4, "PSDS2 0.698"): "the paper's figure: its best student's PSDS2 on DESED public evaluation",
     (4, "0.359"): "the paper's figure: the DCASE 2023 CRNN baseline's PSDS1",
     (4, "0.562"): "the paper's figure: the DCASE 2023 CRNN baseline's PSDS2",
+    (9, "4x"): "a constant: float32 to int8 is 4 bytes to 1 (what the file does not shrink by)",
     (8, "0.01"): "a Think! question's hypothetical difference between two students",
     (9, "RTF 0.01"): "a constant: the definition's example",
     (9, "RTF = 0.025"): "the quiz answer's arithmetic (25 ms per 10-s clip)",
@@ -312,7 +324,7 @@ def time_estimate(source: str | Path) -> tuple[int, list[tuple[str, int]]]:
     import jupytext
 
     source = Path(source)
-    text = "\n".join(c.source for c in jupytext.read(source, fmt="py:percent").cells if c.cell_type == "markdown")
+    text = "\n\n".join(c.source for c in jupytext.read(source, fmt="py:percent").cells if c.cell_type == "markdown")
     match = _TIME_LINE.search(text)
     if match is None:
         raise ValueError(f"{source.name}: no '**Time.** About N minutes: ...' line (see notebooks/README.md).")

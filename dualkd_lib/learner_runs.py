@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from dualkd_lib import pipeline
-from dualkd_lib.train import TrainConfig, load_checkpoint, load_model_from_checkpoint
+from dualkd_lib.train import COSMETIC_CHANGES, TrainConfig, load_checkpoint, load_model_from_checkpoint
 
 #: Steps of a short run per preset: a few minutes on a laptop for a pair of runs on ``course``,
 #: and in every preset a fraction of the full student runs (so a short run is shorter).
@@ -53,10 +53,12 @@ class ShortRun:
     path: Path
 
     def final(self, key: str, fraction: float = 0.1) -> float:
-        """Mean of history column ``key`` over the last ``fraction`` of the steps."""
+        """Where history column ``key`` ended: its mean over the last ``fraction`` of the steps
+        (one step is noisy)."""
         values = [h[key] for h in self.history if key in h]
         if not values:
-            raise KeyError(f"Run {self.name!r} logged no {key!r}; it has {sorted(self.history[0])}.")
+            logged = sorted(self.history[0]) if self.history else []
+            raise KeyError(f"Run {self.name!r} logged no {key!r}; it has {logged}.")
         tail = max(1, int(round(len(values) * fraction)))
         return float(np.mean(values[-tail:]))
 
@@ -66,8 +68,17 @@ class ShortRun:
         return mean if self.weights == "mean" else own
 
 
+def _number(v: Any) -> Any:
+    """``4`` and ``4.0`` train the same: one spelling for the folder name."""
+    return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
 def _run_folder(ctx: pipeline.Context, cfg: TrainConfig) -> Path:
-    key = hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:10]
+    """``runs/learner/<mode>-<steps>steps-seed<N>-<key>``: the key is a hash of what decides the
+    training (the settings without the cosmetic ones, the student's architecture, the data)."""
+    settings = {k: _number(v) for k, v in cfg.to_dict().items() if k not in COSMETIC_CHANGES}
+    what = {"train": settings, "student": dataclasses.asdict(ctx.preset.student), "data": ctx.data_fingerprint()}
+    key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return ctx.work_dir / "runs" / "learner" / f"{cfg.mode}-{cfg.max_steps}steps-seed{cfg.seed}-{key}"
 
 
@@ -122,21 +133,24 @@ def embedding_cosine(ctx: pipeline.Context, run: ShortRun, split: str = "validat
 
 
 def check_prediction(exercise_id: str, prediction: Any, *, choices: Sequence[Any], outcome: Any,
-                     why: str) -> bool | None:
+                     why: str | Mapping[Any, str]) -> bool | None:
     """Print whether the learner's ``prediction`` (one of ``choices``) matches the measured
-    ``outcome``, then ``why``. ``None`` (no prediction written) asks for one first.
+    ``outcome``, then why. ``why``: one text, or one per outcome (``{outcome: text}``), since a
+    short run of one seed can go either way. Without a prediction (``None``) it asks for one and
+    keeps the outcome to itself.
 
     Returns True, False, or None when there was no prediction. Taught in notebooks 06-08.
     """
     if prediction is None:
-        print(f"Experiment {exercise_id}: write your prediction first (one of {list(choices)}), then run again. "
-              f"The runs gave {outcome!r}.")
+        print(f"Experiment {exercise_id}: write your prediction first (one of {list(choices)}) in the cell "
+              "above, then run this cell again to see whether the runs agree.")
         return None
     if prediction not in choices:
         raise ValueError(f"Experiment {exercise_id}: {prediction!r} is not one of {list(choices)}.")
     right = prediction == outcome
     verdict = "✅ as you predicted" if right else f"❌ you predicted {prediction!r}"
-    print(f"Experiment {exercise_id}: the runs gave {outcome!r} ({verdict}).\n{why}")
+    reason = why.get(outcome, "") if isinstance(why, Mapping) else why
+    print(f"Experiment {exercise_id}: the runs gave {outcome!r} ({verdict}).\n{reason}".rstrip())
     return right
 
 
@@ -144,6 +158,9 @@ def runs_table(runs: Sequence[ShortRun], extra: Mapping[str, Sequence[float]] | 
     """One row per run: its changes, steps, training seconds, kept weights and validation PSDS."""
     import pandas as pd
 
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Two runs share a name in {names}; give them different name= arguments.")
     rows = {r.name: {"mode": r.mode, "steps": r.steps, "train s": round(r.seconds, 1), "weights": r.weights,
                      "val psds1": r.validation["psds1"], "val psds2": r.validation["psds2"]} for r in runs}
     for column, values in (extra or {}).items():

@@ -384,7 +384,7 @@ def plot_embedding_pair(pred: torch.Tensor | np.ndarray, target: torch.Tensor | 
         raise ValueError(f"pred {p.shape} and target {t.shape} must both be one clip's [dim, frames].")
     lim = float(np.percentile(np.abs(t), 98)) or 1.0
     cos = frame_cosine_similarity(p[None], t[None])[0]
-    x = np.arange(t.shape[1]) * (frame_seconds or 1.0)
+    x = (np.arange(t.shape[1]) + 0.5) * (frame_seconds or 1.0)  # frame centres, under the pixels
     extent = (0.0, t.shape[1] * (frame_seconds or 1.0), t.shape[0] - 0.5, -0.5)
     fig, axes = plt.subplots(3, 1, figsize=(8.0, 6.0), sharex=True, gridspec_kw={"height_ratios": [3, 3, 1.4]})
     for ax, what, values in ((axes[0], "target: the embedding model's frames", t),

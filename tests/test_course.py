@@ -359,8 +359,12 @@ def test_every_think_question_and_quiz_of_the_course_has_an_answer() -> None:
 def test_measured_numbers_finds_results_but_not_code_math_links_or_arxiv() -> None:
     text = ("The student reaches PSDS1 0.43 ± 0.02, F1: 0.6 and an accuracy of 0.71.\n"
             "`lr=0.003` and $\\alpha = 0.999$ and [the paper](https://arxiv.org/abs/2402.02781), "
-            "arXiv 2402.02781, 450 steps, 70 % overlap, 16 ms, dropout 0.5.")
+            "arXiv 2402.02781, 450 steps, 16 ms, dropout 0.5, 4 × 32 ms.")
     assert course.measured_numbers(text) == ["PSDS1 0.43", "± 0.02", "F1: 0.6", "accuracy of 0.71"]
+    more = ("It scores 0.431. Dual improves 62 % of the clips and is 3.2x faster (+/- 0.2); "
+            "psds1 (0.4), PSDS2 ≈ 0.5, F1 score 0.6, PSDS1 rose to 0.4.")
+    assert course.measured_numbers(more) == ["0.431", "62 %", "3.2x", "+/- 0.2", "psds1 (0.4", "PSDS2 ≈ 0.5",
+                                             "F1 score 0.6", "PSDS1 rose to 0.4"]
 
 
 def test_a_measured_number_in_markdown_is_refused_unless_allowed(tmp_path: Path, monkeypatch) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import tiny_context
-from dualkd_lib import learner_runs, pipeline
+import torch
+
+from dualkd_lib import learner_runs, pipeline, plots_distill
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +24,7 @@ def test_a_short_run_trains_once_then_loads_and_each_setting_has_its_own_folder(
     again = learner_runs.short_run(ctx, "kd", steps=4, w_kd=4.0)
     assert again.path == first.path and again.path.stat().st_mtime_ns == stamp  # loaded, not retrained
     assert again.seconds == first.seconds and again.history == first.history
+    assert learner_runs.short_run(ctx, "kd", steps=4, w_kd=4).path == first.path  # 4 and 4.0 train the same
     other = learner_runs.short_run(ctx, "kd", steps=4, w_kd=0.25, name="gentle")
     assert other.path != first.path and other.name == "gentle"
     assert first.final("kd_student") != other.final("kd_student")  # the weight changed the training
@@ -31,11 +34,18 @@ def test_a_short_run_trains_once_then_loads_and_each_setting_has_its_own_folder(
 def test_short_run_defaults_to_the_presets_steps_and_scores_eefd_embeddings(ctx: pipeline.Context) -> None:
     run = learner_runs.short_run(ctx, "eefd", eefd_kind="cosine")
     assert run.steps == learner_runs.SHORT_RUN_STEPS["tiny"] and "emb" in run.history[0]
-    assert -1.0 <= learner_runs.embedding_cosine(ctx, run) <= 1.0
+    cosine = learner_runs.embedding_cosine(ctx, run)
+    model = run.kept_model().eval()  # the weights chosen on validation, with the embedding head
+    with torch.no_grad():
+        pred = model(ctx.split("validation").features).embedding_pred
+    expected = plots_distill.frame_cosine_similarity(pred, ctx.embeddings("validation")).mean()
+    assert -1.0 <= cosine <= 1.0 and cosine == pytest.approx(float(expected), abs=1e-5)
     with pytest.raises(KeyError, match="logged no 'kd_student'"):
         run.final("kd_student")
     table = learner_runs.runs_table([run], extra={"cosine": [0.5]})
     assert list(table.index) == ["eefd_kind=cosine"] and {"val psds1", "weights", "cosine"} <= set(table.columns)
+    with pytest.raises(ValueError, match="share a name"):
+        learner_runs.runs_table([run, run])
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -54,12 +64,18 @@ def test_short_run_refuses_bad_settings_with_the_reason(ctx: pipeline.Context, k
 def test_check_prediction_says_right_wrong_or_asks_first(capsys: pytest.CaptureFixture) -> None:
     choices = ("w_kd=0.25", "w_kd=4.0")
     assert learner_runs.check_prediction("6.A", None, choices=choices, outcome="w_kd=4.0", why="Because.") is None
-    assert "write your prediction first" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "write your prediction first" in out and "runs gave" not in out and "Because" not in out  # no spoiler
     assert learner_runs.check_prediction("6.A", "w_kd=4.0", choices=choices, outcome="w_kd=4.0", why="Because.")
     assert "✅" in capsys.readouterr().out
     assert learner_runs.check_prediction("6.A", "w_kd=0.25", choices=choices, outcome="w_kd=4.0",
                                          why="Because.") is False
     out = capsys.readouterr().out
     assert "❌" in out and "Because." in out
+    why = {"w_kd=4.0": "Expected.", "w_kd=0.25": "Surprising."}
+    assert learner_runs.check_prediction("6.A", "w_kd=4.0", choices=choices, outcome="w_kd=0.25", why=why) is False
+    out = capsys.readouterr().out
+    assert "Surprising." in out and "Expected." not in out
+    assert learner_runs.check_prediction("8.A", "larger", choices=("larger", "smaller"), outcome="a tie", why=why) is False
     with pytest.raises(ValueError, match="not one of"):
         learner_runs.check_prediction("6.A", "4", choices=choices, outcome="w_kd=4.0", why="")

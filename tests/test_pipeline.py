@@ -140,6 +140,10 @@ def test_a_preset_with_curve_clips_gives_every_student_a_learning_curve_on_that_
 
     full, head = ctx.split("validation"), ctx.split("validation").head(5)
     assert head.filenames[:5] == full.filenames[:5] and head.features.shape[0] == len(head) >= 5
+    gt = full.ground_truth
+    missing = set(gt["event_label"]) - set(gt[gt["filename"].isin(full.filenames[:5])]["event_label"])
+    firsts = {min(full.filenames.index(f) for f in gt[gt["event_label"] == c]["filename"]) for c in missing}
+    assert head.filenames[5:] == [full.filenames[i] for i in sorted(firsts - set(range(5)))]  # no more, no fewer
     assert set(head.ground_truth["event_label"]) == set(full.ground_truth["event_label"])  # PSDS is defined
     assert set(head.ground_truth["filename"]) <= set(head.filenames) and set(head.durations["filename"]) == set(head.filenames)
     assert torch.equal(head.features[-1], full.features[full.filenames.index(head.filenames[-1])])

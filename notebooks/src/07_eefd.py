@@ -270,10 +270,16 @@ EEFD_KINDS_TRY = ("mse", "cosine")
 # %%
 runs_7a = [learner_runs.short_run(ctx, "eefd", seed=SEED, eefd_kind=kind) for kind in EEFD_KINDS_TRY]
 cosines_7a = [learner_runs.embedding_cosine(ctx, r, "validation") for r in runs_7a]
-learner_runs.check_prediction(
-    "7.A", PREDICTION_7A, choices=[r.name for r in runs_7a], outcome=runs_7a[int(np.argmax(cosines_7a))].name,
-    why="The cosine loss rewards the direction alone, so all of its gradient turns the predictions; MSE also "
-        "pays for their length (the targets have unit variance per frame) and spends part of its gradient on it.")
+why_7a = {
+    "eefd_kind=cosine": "The cosine loss rewards the direction alone, so all of its gradient turns the predictions; "
+                        "MSE also pays for their length (the targets have unit variance per frame) and spends part "
+                        "of its gradient on it.",
+    "eefd_kind=mse": "Matching the values one by one matches the direction too, and early on, when the lengths are "
+                     "far off, MSE's gradients are the larger ones and move the predictions faster; the cosine "
+                     "loss's gradient shrinks for predictions that already point roughly the right way.",
+}
+learner_runs.check_prediction("7.A", PREDICTION_7A, choices=[r.name for r in runs_7a],
+                              outcome=runs_7a[int(np.argmax(cosines_7a))].name, why=why_7a)
 learner_runs.runs_table(runs_7a, extra={"val mean cosine": cosines_7a})
 
 # %% [markdown]
