@@ -3,7 +3,9 @@
 The course's big runs come from caches. These do not: the learner changes one training
 setting (``w_kd``, ``ema_alpha``, ``takd_blend``, ``eefd_kind``, the number of steps),
 writes down a prediction, and trains a short run live (about a minute per run on the
-``course`` preset, seconds on ``tiny``)::
+``course`` preset, seconds on ``tiny``). A short run continues the finished supervised
+student (``start="supervised"``, the default): a few steps from random weights would leave
+every student on the all-zeros plateau, where no setting shows an effect on PSDS::
 
     runs = [learner_runs.short_run(ctx, "kd", w_kd=w) for w in (0.25, 4.0)]
     learner_runs.check_prediction("6.A", PREDICTION, choices=..., outcome=...)
@@ -46,6 +48,7 @@ class ShortRun:
     mode: str
     changes: dict[str, Any]
     steps: int
+    start: str | None
     history: list[dict[str, float]]
     validation: dict[str, float]
     weights: str
@@ -73,23 +76,27 @@ def _number(v: Any) -> Any:
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
-def _run_folder(ctx: pipeline.Context, cfg: TrainConfig) -> Path:
+def _run_folder(ctx: pipeline.Context, cfg: TrainConfig, start: str) -> Path:
     """``runs/learner/<mode>-<steps>steps-seed<N>-<key>``: the key is a hash of what decides the
-    training (the settings without the cosmetic ones, the student's architecture, the data)."""
+    training (the settings without the cosmetic ones, the student's architecture, the data, the
+    weights it starts from)."""
     settings = {k: _number(v) for k, v in cfg.to_dict().items() if k not in COSMETIC_CHANGES}
-    what = {"train": settings, "student": dataclasses.asdict(ctx.preset.student), "data": ctx.data_fingerprint()}
+    what = {"train": settings, "student": dataclasses.asdict(ctx.preset.student), "data": ctx.data_fingerprint(),
+            "start": start}
     key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return ctx.work_dir / "runs" / "learner" / f"{cfg.mode}-{cfg.max_steps}steps-seed{cfg.seed}-{key}"
 
 
 def short_run(ctx: pipeline.Context, mode: str, *, steps: int | None = None, seed: int = 0,
-              name: str | None = None, **changes: Any) -> ShortRun:
+              name: str | None = None, start: str | None = "supervised", **changes: Any) -> ShortRun:
     """Train (or load) a student in ``mode`` for ``steps`` steps with training settings ``changes``.
 
     ``changes`` are :class:`~dualkd_lib.train.TrainConfig` fields, e.g. ``w_kd=4.0`` or
     ``eefd_kind="cosine"``; everything else is the preset's. ``steps`` defaults to
-    :data:`SHORT_RUN_STEPS` for the preset. The run is scored on the validation split
-    (never on evaluation: a learner's choice is a choice of settings). Taught in notebooks 06-08.
+    :data:`SHORT_RUN_STEPS` for the preset. ``start``: the student mode whose finished run (same
+    seed, trained first if missing) gives the starting weights, the ones it keeps; ``None``:
+    random weights. The run is scored on the validation split (never on evaluation: a
+    learner's choice is a choice of settings). Taught in notebooks 06-08.
     """
     if mode not in pipeline.STUDENT_MODES:
         raise ValueError(f"Unknown student mode {mode!r}; choose one of {list(pipeline.STUDENT_MODES)}.")
@@ -104,18 +111,26 @@ def short_run(ctx: pipeline.Context, mode: str, *, steps: int | None = None, see
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}.")
     cfg = dataclasses.replace(ctx.preset.student_config(mode, seed), max_steps=steps, **changes)
-    run_dir = _run_folder(ctx, cfg)
+    init, origin = None, "random"
+    if start is not None:
+        start_path = pipeline.train_student(ctx, start, seed=seed)
+        own, mean, _ = load_model_from_checkpoint(start_path, expected_kind="student")
+        weights = pipeline.run_metrics(ctx, "student", start, seed)["weights"]  # the kept ones
+        init = (mean if weights == "mean" else own).state_dict()
+        origin = f"{pipeline.model_fingerprint(start_path)}:{weights}"
+    run_dir = _run_folder(ctx, cfg, origin)
     label = name or (", ".join(f"{k}={v}" for k, v in changes.items()) or f"{mode} as the preset")
     done = (run_dir / "final.pt").is_file()
     if ctx.progress and not done:
-        print(f"Training {label!r}: {mode}, {steps} steps ...", flush=True)
-    path = pipeline.train_student_run(ctx, cfg, run_dir)
+        print(f"Training {label!r}: {mode}, {steps} steps from "
+              f"{'the ' + start + ' student' if start else 'random weights'} ...", flush=True)
+    path = pipeline.train_student_run(ctx, cfg, run_dir, init=init)
     seconds = json.loads((run_dir / "run_info.json").read_text())["seconds"]  # the training's, also when loaded
     own, mean, _ = load_model_from_checkpoint(path, expected_kind="student")
     scores = {w: pipeline.evaluate_model(ctx, m.without_embedding_head(), "validation")
               for w, m in (("student", own), ("mean", mean))}
     weights = pipeline.choose_weights(scores)
-    return ShortRun(name=label, mode=mode, changes=dict(changes), steps=steps,
+    return ShortRun(name=label, mode=mode, changes=dict(changes), steps=steps, start=start,
                     history=list(load_checkpoint(path)["history"]), validation=scores[weights],
                     weights=weights, seconds=seconds, path=path)
 

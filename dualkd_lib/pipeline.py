@@ -266,7 +266,7 @@ class Context:
         if split not in self._embeddings:
             path = self.work_dir / "embeddings" / f"{split}.pt"
             self.embedding_model()  # pre-trains it first if needed
-            source = _fingerprint(self.work_dir / "embedding" / "final.pt")
+            source = model_fingerprint(self.work_dir / "embedding" / "final.pt")
             cached = torch.load(path, weights_only=True) if path.is_file() else None
             if cached is None or cached["source"] != source or len(cached["frame"]) != len(self.split(split)):
                 frame = _embed(self.embedding_model(), embedding_input(self, split), progress=self.progress,
@@ -309,7 +309,7 @@ class Context:
         if split not in self._teacher_outputs:
             path = self.work_dir / "teacher_outputs" / f"{split}.pt"
             self.teacher(0)  # the one frozen teacher every student learns from (seed 0); trains it if needed
-            source = _fingerprint(self.teacher_path(0))
+            source = model_fingerprint(self.teacher_path(0))
             cached = torch.load(path, weights_only=True) if path.is_file() else None
             if cached is None or cached["source"] != source or len(cached["weak"]) != len(self.split(split)):
                 strong, weak = predict_scores(self.teacher(0), self.split(split).features,
@@ -384,7 +384,7 @@ def _cached_run_fits(ctx: Context, kind: str, path: Path, train_config, model_co
     return True
 
 
-def _fingerprint(path: Path) -> str:
+def model_fingerprint(path: Path) -> str:
     """``name:size:sha256[:16]`` of a model file: what its cached outputs were computed from.
 
     From the content, not the folder or the time stamp, so that a work folder that is
@@ -617,12 +617,14 @@ def train_student(ctx: Context, mode: str, *, seed: int = 0, validate: bool | No
 
 
 def train_student_run(ctx: Context, cfg: TrainConfig, run_dir: Path, *, validate: bool = False,
-                      curve_clips: int | None = None) -> Path:
+                      curve_clips: int | None = None, init: Mapping[str, torch.Tensor] | None = None) -> Path:
     """Train one student with the training settings ``cfg`` (its mode, seed, steps) into ``run_dir``.
 
     What :func:`train_student` does for the preset's settings, and
-    :func:`dualkd_lib.learner_runs.short_run` for a learner's changed ones. A finished run
-    that fits is loaded, not retrained. Returns ``final.pt``.
+    :func:`dualkd_lib.learner_runs.short_run` for a learner's changed ones. ``init``: start from
+    these weights (a student's ``state_dict``, e.g. a finished run's) instead of the seeded random
+    ones; the mean student starts as their copy. A finished run that fits is loaded, not
+    retrained. Returns ``final.pt``.
     """
     _cached_run_fits(ctx, "student", run_dir / "final.pt", cfg)  # loaded only if it fits
     needs_teacher = mode_uses(cfg.mode, "kd")
@@ -632,6 +634,8 @@ def train_student_run(ctx: Context, cfg: TrainConfig, run_dir: Path, *, validate
     loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=cfg.seed, with_teacher=needs_teacher,
                               with_embeddings=needs_emb)
     model = models.SECRNN(ctx.preset.student, seed=cfg.seed)
+    if init is not None:
+        model.load_state_dict(init)
     result = train(model, loader, cfg, run_dir=run_dir, progress=ctx.progress, preset=ctx.preset.name,
                    val_fn=validation_fn(ctx, clips=curve_clips) if validate else None,
                    data_fingerprint=ctx.data_fingerprint())
@@ -714,7 +718,7 @@ def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
         if not _cached_run_fits(ctx, "student", run_dir / "final.pt", ctx.preset.student_config(mode, seed)):
             train_student(ctx, mode, seed=seed)
     path = run_dir / "metrics.json"
-    source = _fingerprint(run_dir / "final.pt")
+    source = model_fingerprint(run_dir / "final.pt")
     if path.is_file():
         cached = json.loads(path.read_text())
         if (cached.get("source") == source and cached.get("split") == ctx.preset.evaluation.split
@@ -865,7 +869,7 @@ def probe_metrics(ctx: Context, seed: int = 0) -> dict:
     """The linear probe of the frozen embeddings as an ablation row (cached in ``probe.json``)."""
     path = ctx.work_dir / "embedding" / f"probe-seed{seed}.json"
     emb = ctx.embedding_model()  # pre-trains (or installs) it first if needed
-    source = _fingerprint(ctx.work_dir / "embedding" / "final.pt")
+    source = model_fingerprint(ctx.work_dir / "embedding" / "final.pt")
     if path.is_file():
         cached = json.loads(path.read_text())
         if cached.get("source") == source:

@@ -48,6 +48,22 @@ def test_short_run_defaults_to_the_presets_steps_and_scores_eefd_embeddings(ctx:
         learner_runs.runs_table([run, run])
 
 
+def test_a_short_run_continues_the_kept_supervised_weights_unless_told_otherwise(ctx: pipeline.Context) -> None:
+    from dualkd_lib.train import load_model_from_checkpoint
+
+    still = learner_runs.short_run(ctx, "supervised", steps=1, lr=1e-12)  # the one step barely moves them
+    assert still.start == "supervised"
+    own, mean, _ = load_model_from_checkpoint(pipeline.train_student(ctx, "supervised", seed=0), expected_kind="student")
+    kept = mean if pipeline.run_metrics(ctx, "student", "supervised", 0)["weights"] == "mean" else own
+    trained, _, _ = load_model_from_checkpoint(still.path, expected_kind="student")
+    for (name, a), b in zip(trained.named_parameters(), kept.parameters()):
+        assert torch.allclose(a, b, atol=1e-8), name
+    fresh = learner_runs.short_run(ctx, "supervised", steps=1, lr=1e-12, start=None)
+    assert fresh.path != still.path and fresh.start is None
+    first = next(load_model_from_checkpoint(fresh.path, expected_kind="student")[0].parameters())
+    assert not torch.allclose(first, next(kept.parameters()), atol=1e-3)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"w_kdd": 1.0}, r"\['w_kdd'\] are not training settings"),
     ({"max_steps": 3}, r"short_run's own arguments"),

@@ -354,8 +354,9 @@ widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, f
 #
 # Now you change a setting and train. Two short plain-KD runs (mode `kd`, a few minutes in all
 # on a laptop in `course`, seconds in `tiny`) differ only in `w_kd`, the weight of the KD term:
-# `0.25` and `4.0`. Everything else is the preset's, and the runs are scored on the validation
-# split. **Predict first**, and write it down in the next cell:
+# `0.25` and `4.0`. Both continue the supervised student of notebook 05 (from random weights, a few
+# steps would leave every student on the all-zeros plateau); everything else is the preset's, and
+# the runs are scored on the validation split. **Predict first**, and write it down in the next cell:
 #
 # 1. Which run ends closer to the teacher (the lower KD distance `kd_student` at the end)?
 # 2. Does the same run also score higher on validation?

@@ -258,7 +258,8 @@ pd.DataFrame.from_dict({mode: {k: pipeline.run_metrics(ctx, "student", mode, SEE
 # ## 5. Experiment 7.A: which EEFD loss? (6 min)
 #
 # Two short EEFD runs (a few minutes in all on a laptop in `course`, seconds in `tiny`) differ
-# only in `eefd_kind`: `"mse"` against `"cosine"` (your Exercise 7.1). Both are scored on the
+# only in `eefd_kind`: `"mse"` against `"cosine"` (your Exercise 7.1). Both continue the supervised
+# student, whose embedding distillation layer was never trained: the runs teach it. Both are scored on the
 # validation split: the mean cosine similarity of their predicted embeddings with the frozen ones
 # (as in section 3), and their PSDS. **Predict first**: which loss gives predicted embeddings that
 # point more the same way as the targets (the higher mean cosine)? Write it in the next cell.
