@@ -435,3 +435,33 @@ def test_the_instructors_schedules_use_the_notebooks_times_and_add_up() -> None:
         if row.startswith("| ") and row.split("|")[1].strip()[:2].isdigit():
             assert int(row.split("|")[2]) == totals[row.split("|")[1].strip()[:2]], row
     assert f"That is {sum(totals[k] for k in kept)} minutes" in half
+
+
+def test_the_instructors_fixed_numbers_are_the_librarys() -> None:
+    from dualkd_lib import config, features, models
+
+    text = (ROOT / "docs" / "INSTRUCTOR.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[2].strip(): line.split("|")[3].strip() for line in
+            text.split("## Numbers the room will see")[1].split("\n## ")[0].splitlines() if line.startswith("| 0")}
+    c = config.COURSE
+    g = c.generator
+    assert rows[next(k for k in rows if k.startswith("clips per split"))] == " / ".join(
+        str(n) for n in (g.n_strong, g.n_weak, g.n_unlabeled, g.n_validation, g.n_evaluation))
+    frames, out = features.n_frames(c.features), features.n_output_frames(c.features)
+    ms = round(1000 * c.features.hop_length * c.features.net_pooling / c.features.sample_rate)
+    assert rows[next(k for k in rows if k.startswith("log-mel"))] == f"{c.features.n_mels} x {frames}; {out} of {ms} ms"
+
+    def size(model, **shapes) -> str:
+        params, macs = models.count_parameters(model), models.count_macs(model, **shapes)
+        return f"{params / 1e6:.{2 if params >= 1e6 else 3}f} M, {macs / 1e6:.0f} M"
+
+    x = (1, c.features.n_mels, frames)
+    assert rows[next(k for k in rows if k.startswith("teacher CRNN"))] == size(
+        models.CRNN(c.teacher), input_shape=x, embeddings_shape=(1, c.teacher.embedding_dim, out))
+    assert rows[next(k for k in rows if k.startswith("the embedding model"))] == size(
+        models.EmbeddingModel(c.embedding), input_shape=x)
+    assert rows[next(k for k in rows if k.startswith("deployed student"))] == size(
+        models.SECRNN(c.student).without_embedding_head(), input_shape=x)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    psds1, psds2 = rows[next(k for k in rows if k.startswith("PSDS1 / PSDS2"))].split(" / ")
+    assert f"PSDS1 {psds1}, PSDS2 {psds2}" in readme  # the README's measured figure, with its command
