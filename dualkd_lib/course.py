@@ -711,23 +711,28 @@ def prepare_models(preset: str, *, jobs: int | None = None) -> dict[str, float]:
     """Generate the data and train every model the notebooks load, in this process.
 
     The same calls as notebooks 01-08 (seed 0 data, the teacher, the five student modes with
-    seed 0, notebook 08's ablation table), made before the notebooks run so that the long
+    seed 0, notebook 08's ablation table, the short runs of the experiments 6.A-8.A), made
+    before the notebooks run so that the long
     training happens in a plain Python process (students ``jobs`` at a time, in parallel)
     rather than inside a Jupyter kernel. The data folder is ``$DUALKD_DATA_ROOT`` when set, as
     in the notebooks. Everything already cached is reused. Returns the seconds of each stage
     (``data``, then the ablation's stages, then ``total``). Taught in notebook 00.
     """
-    from dualkd_lib import pipeline
+    from dualkd_lib import learner_runs, pipeline
 
     start = time.perf_counter()
     data_root = os.environ.get(DATA_ROOT_ENV_VAR) or default_data_root(preset)  # as the notebooks' parameters cell
     ctx = pipeline.Context.create(preset, data_root=Path(data_root), work_dir=_cache_dir(preset))
     seconds = {"data": time.perf_counter() - start}
     out = _ablation_dir(preset)
-    pipeline.run_ablation(ctx, seeds=[0], out_dir=out, jobs=jobs if jobs is not None else pipeline.default_jobs())
+    jobs = jobs if jobs is not None else pipeline.default_jobs()
+    pipeline.run_ablation(ctx, seeds=[0], out_dir=out, jobs=jobs)
     report = out / "ablation.json"
     if report.is_file():
         seconds.update(json.loads(report.read_text(encoding="utf-8")).get("stage_seconds_this_call", {}))
+    t0 = time.perf_counter()
+    learner_runs.train_in_parallel(ctx, jobs=jobs)  # the short runs of Experiments 6.A, 7.A and 8.A
+    seconds["learner runs"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - start
     return seconds
 

@@ -126,13 +126,71 @@ def short_run(ctx: pipeline.Context, mode: str, *, steps: int | None = None, see
               f"{'the ' + start + ' student' if start else 'random weights'} ...", flush=True)
     path = pipeline.train_student_run(ctx, cfg, run_dir, init=init)
     seconds = json.loads((run_dir / "run_info.json").read_text())["seconds"]  # the training's, also when loaded
-    own, mean, _ = load_model_from_checkpoint(path, expected_kind="student")
-    scores = {w: pipeline.evaluate_model(ctx, m.without_embedding_head(), "validation")
-              for w, m in (("student", own), ("mean", mean))}
+    scores = _validation_scores(ctx, path)
     weights = pipeline.choose_weights(scores)
     return ShortRun(name=label, mode=mode, changes=dict(changes), steps=steps, start=start,
                     history=list(load_checkpoint(path)["history"]), validation=scores[weights],
                     weights=weights, seconds=seconds, path=path)
+
+
+def _validation_scores(ctx: pipeline.Context, path: Path) -> dict[str, dict[str, float]]:
+    """Both weights of a finished short run scored on validation, cached beside it
+    (``validation.json``, valid for that ``final.pt`` only)."""
+    record = path.parent / "validation.json"
+    source = pipeline.model_fingerprint(path)
+    if record.is_file():
+        cached = json.loads(record.read_text())
+        if cached.get("source") == source:
+            return cached["scores"]
+    own, mean, _ = load_model_from_checkpoint(path, expected_kind="student")
+    scores = {w: pipeline.evaluate_model(ctx, m.without_embedding_head(), "validation")
+              for w, m in (("student", own), ("mean", mean))}
+    record.write_text(json.dumps({"source": source, "scores": scores}, indent=2))
+    return scores
+
+
+#: The short runs of the notebooks' experiments as they ship: (experiment, mode, changes).
+#: ``dualkd course`` trains them before the notebooks run, jobs at a time
+#: (:func:`train_in_parallel`); a test checks that the notebooks ask for these.
+NOTEBOOK_RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("6.A", "kd", {"w_kd": 0.25}), ("6.A", "kd", {"w_kd": 4.0}),
+    ("7.A", "eefd", {"eefd_kind": "mse"}), ("7.A", "eefd", {"eefd_kind": "cosine"}),
+    ("8.A", "supervised", {}), ("8.A", "dual", {}),
+)
+
+
+def _short_run_in_worker(preset: Any, data_root: Path, work_dir: Path, beats_dir: Path | None, mode: str,
+                         changes: dict[str, Any], seed: int, threads: int) -> str:
+    torch.set_num_threads(threads)
+    ctx = pipeline.Context.create(preset, data_root=data_root, work_dir=work_dir, make_data_if_missing=False,
+                                  progress=False)
+    ctx.beats_dir = beats_dir
+    return short_run(ctx, mode, seed=seed, **changes).name
+
+
+def train_in_parallel(ctx: pipeline.Context, runs: Sequence[tuple[str, dict[str, Any]]] | None = None, *,
+                      seed: int = 0, jobs: int = 2) -> None:
+    """Train (and score) short runs ``[(mode, changes), ...]`` (default: :data:`NOTEBOOK_RUNS`)
+    ``jobs`` at a time in worker processes, so that the notebooks only load them. Everything
+    they share (the supervised student they start from, the teacher's outputs, the embeddings)
+    is made first, in this process. Used by ``dualkd course`` (notebook 00)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    runs = [(m, c) for _, m, c in NOTEBOOK_RUNS] if runs is None else list(runs)
+    pipeline.run_metrics(ctx, "student", "supervised", seed)  # the start of every run, and its kept weights
+    ctx.training_datasets(with_teacher=True, with_embeddings=True)
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_short_run_in_worker, ctx.preset, ctx.data_root, ctx.work_dir, ctx.beats_dir,
+                               mode, dict(changes), seed, threads) for mode, changes in runs]
+        bar = tqdm(as_completed(futures), total=len(futures), disable=not ctx.progress, unit="run",
+                   desc=f"the notebooks' short runs, {jobs} at a time")
+        for future in bar:
+            bar.set_postfix_str(f"done: {future.result()}")  # re-raises a worker's error here
 
 
 @torch.no_grad()

@@ -285,12 +285,16 @@ def test_prepare_models_runs_notebook_08s_ablation_once_outside_the_kernel(tmp_p
         (out_dir / "ablation.json").write_text(json.dumps({"stage_seconds_this_call": {"teacher": 12.5}}))
         return "| table |"
 
+    from dualkd_lib import learner_runs
+
     monkeypatch.setattr(pipeline, "Context", FakeContext)
     monkeypatch.setattr(pipeline, "run_ablation", fake_ablation)
+    monkeypatch.setattr(learner_runs, "train_in_parallel", lambda ctx, *, jobs: seen.update(short=(ctx, jobs)))
     monkeypatch.setattr(course, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
     monkeypatch.delenv(course.DATA_ROOT_ENV_VAR, raising=False)
     seconds = course.prepare_models("tiny", jobs=2)
-    assert list(seconds) == ["data", "teacher", "total"] and seconds["teacher"] == 12.5
+    assert list(seconds) == ["data", "teacher", "learner runs", "total"] and seconds["teacher"] == 12.5
+    assert seen["short"] == ("ctx", 2)  # the experiments' short runs too, after the ablation
     assert seconds["total"] >= seconds["data"] >= 0
     # the same data, cache and ablation folder as notebooks 01-08 (seed 0)
     assert seen["create"] == ("tiny", tmp_path / "data" / "generated" / "tiny", tmp_path / "data" / "cache" / "tiny")

@@ -95,3 +95,34 @@ def test_check_prediction_says_right_wrong_or_asks_first(capsys: pytest.CaptureF
     assert learner_runs.check_prediction("8.A", "larger", choices=("larger", "smaller"), outcome="a tie", why=why) is False
     with pytest.raises(ValueError, match="not one of"):
         learner_runs.check_prediction("6.A", "4", choices=choices, outcome="w_kd=4.0", why="")
+
+
+def test_the_notebooks_experiments_ask_for_the_runs_dualkd_course_prepares() -> None:
+    """NOTEBOOK_RUNS is what `dualkd course` trains ahead; the notebooks' defaults must match it."""
+    import ast
+    import re
+    from pathlib import Path
+
+    def assigned(text: str, name: str):
+        return ast.literal_eval(re.search(rf"^{name} = (.*?)(?:  #.*)?$", text, flags=re.MULTILINE).group(1))
+
+    src = Path(__file__).resolve().parents[1] / "notebooks" / "src"
+    nb06, nb07, nb08 = ((src / f).read_text(encoding="utf-8") for f in
+                        ("06_takd_mean_student.py", "07_eefd.py", "08_dual_kd_ablation.py"))
+    runs = {exp: [(m, c) for e, m, c in learner_runs.NOTEBOOK_RUNS if e == exp] for exp in ("6.A", "7.A", "8.A")}
+    w_kd = tuple(c["w_kd"] for _, c in runs["6.A"])
+    assert assigned(nb06, "W_KD_TRY") == w_kd and 'learner_runs.short_run(ctx, "kd", seed=SEED, w_kd=w)' in nb06
+    kinds = tuple(c["eefd_kind"] for _, c in runs["7.A"])
+    assert assigned(nb07, "EEFD_KINDS_TRY") == kinds and 'short_run(ctx, "eefd", seed=SEED, eefd_kind=kind)' in nb07
+    assert runs["8.A"] == [("supervised", {}), ("dual", {})] and 'for mode in ("supervised", "dual")}' in nb08
+    assert assigned(nb08, "SHORT_STEPS") is None  # the preset's steps, as prepared
+
+
+def test_train_in_parallel_makes_the_runs_that_short_run_then_loads(ctx: pipeline.Context) -> None:
+    runs = [("kd", {"w_kd": 2.0}), ("eefd", {"eefd_kind": "mse+cosine"})]
+    learner_runs.train_in_parallel(ctx, runs, jobs=2)
+    for mode, changes in runs:
+        run = learner_runs.short_run(ctx, mode, **changes)
+        assert (run.path.parent / "validation.json").is_file()
+        stamp = run.path.stat().st_mtime_ns
+        assert learner_runs.short_run(ctx, mode, **changes).path.stat().st_mtime_ns == stamp
