@@ -234,7 +234,7 @@ def _matmul_session(n: int, threads: int) -> Any:
 # --------------------------------------------------------------------------
 def _load_or_build(preset: Any, work_dir: Path | None, seed: int) -> tuple[dict[str, nn.Module], str]:
     """Teacher, student (deployable) and embedding model: trained weights if found, else random init."""
-    from dualkd_lib.train import load_model_from_checkpoint
+    from dualkd_lib.train import kept_model, load_model_from_checkpoint
 
     paths = {}
     if work_dir is not None:
@@ -243,9 +243,11 @@ def _load_or_build(preset: Any, work_dir: Path | None, seed: int) -> tuple[dict[
                  "embedding": work_dir / "embedding" / "final.pt"}
     if paths and all(p.is_file() for p in paths.values()):
         _, teacher, _ = load_model_from_checkpoint(paths["teacher"], expected_kind="teacher")
-        _, student, _ = load_model_from_checkpoint(paths["student"], expected_kind="student")
+        own, mean, _ = load_model_from_checkpoint(paths["student"], expected_kind="student")
+        student = kept_model(paths["student"], own, mean)
         emb, _, _ = load_model_from_checkpoint(paths["embedding"], expected_kind="embedding")
-        weights = f"trained checkpoints in {work_dir} (mean models; student 'dual', seed 0)"
+        weights = (f"trained checkpoints in {work_dir} (the mean teacher; student 'dual', seed 0, "
+                   "with the weights kept on validation)")
     else:
         teacher = models.CRNN(preset.teacher, seed=seed)
         student = models.SECRNN(preset.student, seed=seed)

@@ -155,7 +155,7 @@ print("feature frames:", features.n_frames(fc), "| output frames:", features.n_o
 # Write `event_frame_range(onset, offset, frame_seconds, n_frames)`: arrays of onsets and
 # offsets (s) → `(first, end)`, two `int64` arrays with `end` exclusive (so that
 # `labels[first:end]` are the event's frames). Clip `first` to `[0, n_frames - 1]` and `end` to
-# `[0, n_frames]`. Beware of float rounding: `0.192 / 0.064` is `2.9999999999999996`, so add a
+# `[0, n_frames]`. Beware of float rounding: `2.752 / 0.064` is `42.99999999999999`, so add a
 # tolerance of 1e-6 frames (`floor(x + 1e-6)`, `ceil(x - 1e-6)`).
 
 # %% tags=["exercise"]

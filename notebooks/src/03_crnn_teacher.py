@@ -112,7 +112,7 @@ shapes
 # %% [markdown]
 # Read the table from top to bottom. The time axis goes from the feature frames to a quarter of
 # them in the first two blocks and then stays: those are the model's output frames
-# (`FRAME_SECONDS` each). The frequency axis is pooled in every block; at the end the few
+# (`FRAME_SECONDS` each). The frequency axis is pooled in every block but the last; at the end the few
 # remaining bins are flattened with the channels into one feature vector per frame. Most
 # parameters sit in the late conv blocks and in the GRU.
 #

@@ -137,8 +137,9 @@ pd.DataFrame(rows)
 # %% [markdown]
 # ### Think!
 #
-# Scenario 1 (DTC = GTC = 0.7) rejects the long Dog detection and the short Speech detection;
-# scenario 2 (0.1) accepts both, but counts the Cat detection as a cross-trigger on Speech and
+# Scenario 1 (DTC = GTC = 0.7) rejects the long Dog detection (too much of it lies outside the
+# bark), and it does not count the speech as found: the Speech detection lies inside it but covers
+# only a third of it, under the GTC. Scenario 2 (0.1) accepts both, but counts the Cat detection as a cross-trigger on Speech and
 # on Frying (the table counts 2) and penalises it (`alpha_ct` = 0.5). So which scenario rewards precise **localisation** in time, and
 # which rewards getting the **class** right with coarse timing? Which one would you optimise for a
 # baby monitor that must say "someone is crying" within a few seconds?

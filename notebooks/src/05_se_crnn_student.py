@@ -175,7 +175,7 @@ plt.show()
 
 # %% [markdown]
 # Top row: the SE weight of every channel of a block, for this clip, between 0 (the channel is
-# switched off) and 1 (passed unchanged); read the colour bar of each block, not the colours alone.
+# switched off) and 1 (passed unchanged); read the bar heights against the axis.
 # A weight of exactly 0.5 on every channel is what a bottleneck gives when its input carries
 # nothing for it (all its ReLU units are zero). Bottom row: the tfwSE weights, a frequency
 # profile for every frame of the block (time runs left to right in each block's own frames, which
@@ -214,7 +214,7 @@ ipywidgets.interactive(show_attention, clip=ipywidgets.IntSlider(value=0, min=0,
 # <!-- END ANSWER -->
 
 # %% [markdown]
-# ### Dead attention, and how the student avoids it
+# ### Dead attention: how to see it, and the options against it
 #
 # An attention whose weights are the same for every clip does nothing a constant could not do:
 # it is *dead*. `plots_distill.se_attention_spread` measures it on many clips: `spread` is how

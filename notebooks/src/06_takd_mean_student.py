@@ -164,7 +164,7 @@ binary_kd_loss = exercises.check("6.2", binary_kd_loss)
 # this step *will be* `a·θ̄ + (1-a)·θ`, and that depends on the student's θ. The paper says the
 # student "indirectly learns through the mean student" without giving the formula, so we made a
 # choice and measure it. `distill.mean_student_forward` runs the mean student's architecture with
-# weights built from θ̄ (detached) and θ, two ways:
+# weights built from θ̄ (detached) and θ, three ways:
 #
 # - `"interpolated"` (the library's default): weights `a·θ̄ + (1-a)·θ`, the mean student as it
 #   will be after this step's EMA update. The gradient is exact, but scaled by `(1-a)`: with

@@ -93,8 +93,8 @@ print("frozen frame embeddings ", tuple(target.shape))
 # - `"cosine"`: for every frame (each `b`, `t`), `1 - cos(pred[b, :, t], target[b, :, t])`, averaged
 #   over the `B·T` frames. Asks only for the same *direction*, whatever the scale.
 #
-# Our embeddings are LayerNorm-ed per frame (zero mean and unit variance over the `D`
-# dimensions), so their scale is fixed and both losses make sense; the presets use MSE.
+# Our embeddings come out of a LayerNorm per frame (about zero mean and unit variance over the
+# `D` dimensions, up to its learned gain and bias), so their scale is fixed and both losses make sense; the presets use MSE.
 # Write `eefd(pred, target, kind)` for both kinds.
 
 # %% tags=["exercise"]
@@ -193,7 +193,7 @@ pd.DataFrame({name: {"mean cosine": s.mean(), "median": np.median(s), "frames wi
 # <!-- BEGIN ANSWER -->
 # The embeddings must carry what the heads need and the labels alone do not give the student:
 # which classes are present and on which frames, in a form a small GRU can read out, and it must
-# hold on the evaluation clips too (here, across the two recording domains). Embeddings that
+# hold on the evaluation clips too (and across recording domains, where the data has two). Embeddings that
 # encode something else (the room, the level) cost the student capacity and can hurt. Notebook
 # 03's wrong-embeddings test and the linear probe measure exactly this.
 # <!-- END ANSWER -->
@@ -217,7 +217,7 @@ plt.show()
 #
 # Each point is one evaluation frame on which exactly one class is active, coloured by that class.
 # Left, the embedding model's frames, on their two principal axes: classes that form clouds of
-# their own are what a linear head can read out (the linear probe of notebook 03). Middle, the EEFD
+# their own are what a linear head can read out (the ablation's linear-probe row, notebook 08). Middle, the EEFD
 # student's predictions, projected on the *same* two axes: where they land on the targets' clouds,
 # the student has learnt that part of the embedding space. Right, the supervised student's own CNN
 # features (no embedding head involved), on their own axes: the structure a student finds from
@@ -273,7 +273,7 @@ runs_7a = [learner_runs.short_run(ctx, "eefd", seed=SEED, eefd_kind=kind) for ki
 cosines_7a = [learner_runs.embedding_cosine(ctx, r, "validation") for r in runs_7a]
 why_7a = {
     "eefd_kind=cosine": "The cosine loss rewards the direction alone, so all of its gradient turns the predictions; "
-                        "MSE also pays for their length (the targets have unit variance per frame) and spends part "
+                        "MSE also pays for their length (the targets have about unit variance per frame) and spends part "
                         "of its gradient on it.",
     "eefd_kind=mse": "Matching the values one by one matches the direction too, and early on, when the lengths are "
                      "far off, MSE's gradients are the larger ones and move the predictions faster; the cosine "

@@ -171,7 +171,7 @@ story.round(3)
 # ## 3. The figures (6 min)
 #
 # Left: PSDS1 per model (mean over seeds, error bars of one standard deviation when there are several
-# seeds); right: PSDS2. The dashed lines are the paper's numbers on real DESED, for orientation
+# seeds); right: PSDS2. The black horizontal lines are the paper's numbers on real DESED, for orientation
 # only. Below: accuracy against size.
 
 # %%
