@@ -42,6 +42,9 @@ if TEACHER_EPOCHS:
 TEACHER_DROPOUT = os.environ.get("TEACHER_DROPOUT", "")  # e.g. 0.2: the teacher's dropout (DCASE: 0.5)
 if TEACHER_DROPOUT:
     P = dataclasses.replace(P, teacher=dataclasses.replace(P.teacher, dropout=float(TEACHER_DROPOUT)))
+TEACHER_SE = os.environ.get("TEACHER_SE", "")  # 1: the teacher CRNN with the student's SE and tfwSE attention
+if TEACHER_SE:
+    P = dataclasses.replace(P, teacher=dataclasses.replace(P.teacher, se=True, tfwse=True))
 PRETRAIN_CLIPS, PRETRAIN_EPOCHS = os.environ.get("PRETRAIN_CLIPS", ""), os.environ.get("PRETRAIN_EPOCHS", "")
 if PRETRAIN_CLIPS or PRETRAIN_EPOCHS:  # e.g. 12000 / 10: a stronger stand-in (its corpus and budget)
     P = dataclasses.replace(P, pretrain=dataclasses.replace(
@@ -63,6 +66,7 @@ WORK = "data/experiments/cache-rec" + "".join(f"-{v}" for v in (os.environ.get("
                                                      BATCH.replace(",", "x"), TEACHER_LR and "tlr" + TEACHER_LR,
                                                      TEACHER_EPOCHS and "tep" + TEACHER_EPOCHS,
                                                      TEACHER_DROPOUT and "tdo" + TEACHER_DROPOUT,
+                                                     TEACHER_SE and "tse",
                                                      PRETRAIN_CLIPS and "pc" + PRETRAIN_CLIPS,
                                                      PRETRAIN_EPOCHS and "pe" + PRETRAIN_EPOCHS) if v)
 def log(**kw):
