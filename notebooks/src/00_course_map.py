@@ -87,7 +87,9 @@ plt.show()
 #
 # $$L = L_{sup} + w_{cons}(t)\,L_{cons} + w_{kd}\,L_{TAKD} + w_{emb}\,L_{EEFD}.$$
 #
-# Everything dashed exists only while training: on the device runs the student alone.
+# The dashed parts live inside the student's training only (the mean student, the embedding
+# distillation layer); the teacher and the embedding model are trained once, before it, and only
+# teach. On the device runs the student alone.
 
 # %% [markdown]
 # ## 2. Set-up check (3 min)
