@@ -44,6 +44,7 @@ from torch import distributed as dist
 from torch import nn
 
 from dualkd_lib.datasets import SEDDataset, build_train_loader
+from dualkd_lib.distill import mode_uses
 from dualkd_lib.train import TrainConfig, TrainResult, resolve_device, train, world
 
 log = logging.getLogger(__name__)
@@ -194,8 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rank, world_size = init_distributed(args.backend)
     teacher = args.command == "train-teacher"
-    needs_teacher = not teacher and args.mode in ("kd", "takd", "dual")
-    needs_emb = teacher or args.mode in ("eefd", "dual")
+    needs_teacher = not teacher and mode_uses(args.mode, "kd")
+    needs_emb = teacher or mode_uses(args.mode, "emb")
 
     def context() -> Any:
         return pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir,

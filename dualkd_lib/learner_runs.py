@@ -161,10 +161,7 @@ NOTEBOOK_RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 def _short_run_in_worker(preset: Any, data_root: Path, work_dir: Path, beats_dir: Path | None, mode: str,
                          changes: dict[str, Any], seed: int, threads: int) -> str:
-    torch.set_num_threads(threads)
-    ctx = pipeline.Context.create(preset, data_root=data_root, work_dir=work_dir, make_data_if_missing=False,
-                                  progress=False)
-    ctx.beats_dir = beats_dir
+    ctx = pipeline.worker_context(preset, data_root, work_dir, beats_dir, threads)
     return short_run(ctx, mode, seed=seed, **changes).name
 
 

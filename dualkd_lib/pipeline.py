@@ -816,13 +816,19 @@ def _train_student_in_worker(preset: Preset, data_root: Path, work_dir: Path, be
                              mode: str, seed: int, threads: int) -> tuple[str, int]:
     """One student run in a worker process of :func:`run_ablation` (``jobs > 1``): trained, then
     scored (its ``metrics.json``), so that the evaluations run in parallel too."""
-    torch.set_num_threads(threads)
-    ctx = Context.create(preset, data_root=data_root, work_dir=work_dir, make_data_if_missing=False,
-                         progress=False)
-    ctx.beats_dir = beats_dir
+    ctx = worker_context(preset, data_root, work_dir, beats_dir, threads)
     train_student(ctx, mode, seed=seed)
     run_metrics(ctx, "student", mode, seed)
     return mode, seed
+
+
+def worker_context(preset: Preset, data_root: Path, work_dir: Path, beats_dir: Path | None, threads: int) -> Context:
+    """The Context of a worker process that trains runs in parallel with others: the parent's
+    folders, ``threads`` CPU threads, no data generation (the parent made it), no progress bars."""
+    torch.set_num_threads(threads)
+    ctx = Context.create(preset, data_root=data_root, work_dir=work_dir, make_data_if_missing=False, progress=False)
+    ctx.beats_dir = beats_dir
+    return ctx
 
 
 def default_jobs() -> int:
@@ -848,9 +854,9 @@ def train_students_in_parallel(ctx: Context, runs: Sequence[tuple[str, int]], jo
     # The costliest first (more loss terms, more work per step: dual, takd, then kd and eefd), so
     # that the last run to start is a short one and no core waits long at the end.
     runs = sorted(runs, key=lambda run: -len(MODE_TERMS[run[0]]))
-    if any(m in ("kd", "takd", "dual") for m, _ in runs):
+    if any(mode_uses(m, "kd") for m, _ in runs):
         ctx.training_datasets(with_teacher=True, with_embeddings=True)  # teacher, its outputs, embeddings
-    elif any(m in ("eefd",) for m, _ in runs):
+    elif any(mode_uses(m, "emb") for m, _ in runs):
         ctx.training_datasets(with_teacher=False, with_embeddings=True)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     log.info("Training %d student runs, %d at a time (%d thread(s) each).", len(runs), jobs, threads)
