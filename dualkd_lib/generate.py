@@ -51,7 +51,7 @@ from tqdm.auto import tqdm
 from dualkd_lib.constants import CLASSES, CLIP_SECONDS, SAMPLE_RATE
 from dualkd_lib.layout import SPLITS
 from dualkd_lib.other_sounds import OTHER_CLASSES, synthesize_other
-from dualkd_lib.recording import DRY, RecordingDomain, draw_recording, render_event
+from dualkd_lib.recording import DRY, ROOM_MICROPHONE, RecordingDomain, draw_recording, render_event
 
 logger = logging.getLogger(__name__)
 
@@ -195,12 +195,17 @@ class GeneratorConfig:
         return int(getattr(self, f"n_{split}"))
 
 
-#: Tests and CI: ~190 clips, a few seconds; every class in every labeled split.
-TINY_GENERATOR = GeneratorConfig(n_strong=40, n_weak=30, n_unlabeled=40, n_validation=40, n_evaluation=40)
+#: Tests and CI: ~190 clips, a few seconds; every class in every labeled split. Two domains,
+#: as the course: dry strong clips, every other split recorded in a room.
+TINY_GENERATOR = GeneratorConfig(n_strong=40, n_weak=30, n_unlabeled=40, n_validation=40, n_evaluation=40,
+                                 recorded_domain=ROOM_MICROPHONE)
 
-#: The course on a laptop CPU.
+#: The course on a laptop CPU. DESED's two domains: the strong split is rendered dry (DESED's
+#: synthetic soundscapes), the weak, unlabeled, validation and evaluation splits are recorded
+#: through a room and a microphone (DESED's real recordings).
 COURSE_GENERATOR = GeneratorConfig(
-    n_strong=1200, n_weak=600, n_unlabeled=1200, n_validation=300, n_evaluation=500
+    n_strong=1200, n_weak=600, n_unlabeled=1200, n_validation=300, n_evaluation=500,
+    recorded_domain=ROOM_MICROPHONE,
 )
 
 

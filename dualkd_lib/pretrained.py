@@ -121,6 +121,15 @@ def install(ctx: Any, root: str | Path | None = None) -> bool:
     return True
 
 
+def read_manifest(preset_name: str, root: str | Path | None = None) -> dict[str, Any]:
+    """The manifest of the bundle of ``preset_name`` (``FileNotFoundError`` when there is none). Notebook 03."""
+    path = bundle_dir(preset_name, root) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"No pre-trained bundle for preset {preset_name!r} in {path.parent}; "
+                                f"make one with `dualkd pretrain --preset {preset_name}`.")
+    return json.loads(path.read_text())
+
+
 def is_shipped(run_dir: str | Path) -> bool:
     """True when the run in ``run_dir`` was installed from a pre-trained bundle."""
     return (Path(run_dir) / SHIPPED_MARKER).is_file()

@@ -64,7 +64,8 @@ def test_clip_does_not_depend_on_generation_order(tiny_dataset: tuple[Path, dict
     root, _ = tiny_dataset
     audio_dir, _, _ = split_paths(root, "validation")
     i = 13
-    wav, _ = gen.generate_clip(gen.clip_rng(0, "validation", i), gen.TINY_GENERATOR)
+    wav, _ = gen.generate_clip(gen.clip_rng(0, "validation", i), gen.TINY_GENERATOR,
+                               domain=gen.TINY_GENERATOR.domain("validation"))
     on_disk, sr = sf.read(audio_dir / f"validation_{i:06d}.wav", dtype="int16")
     assert sr == SAMPLE_RATE
     expected = np.clip(np.round(wav * 32767.0), -32768, 32767).astype(np.int16)

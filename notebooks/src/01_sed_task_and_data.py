@@ -86,6 +86,15 @@ pd.DataFrame({"class": CLASSES, "typical event (real DESED, median)": [
 # per event), mixed at random SNRs over coloured background noise, with the event durations,
 # counts and overlaps of the real validation set. The same seed always gives the same files.
 #
+# **Two recording domains, as in DESED.** DESED's strongly labelled clips are *synthetic*: mixed
+# from isolated sounds, they sound dry. Its weak, unlabeled, validation and evaluation clips are
+# *real* recordings, made in rooms with consumer microphones. The generator keeps that gap: the
+# strong split is rendered dry, and every other split is played through a random room
+# (reverberation) and a microphone (its frequency response, its noise floor, its level)
+# (`dualkd_lib.recording`). A model that learns *when* events happen only from the strong split
+# must carry that knowledge across the gap, which is where a model pre-trained on a large corpus
+# of both kinds of audio helps (notebooks 03 and 07).
+#
 # The next cell creates the preset's dataset if it is missing (once; later notebooks reuse it).
 
 # %%
@@ -93,6 +102,7 @@ cfg = SETUP.config()
 if cfg.generator is not None:
     counts = {split: cfg.generator.n_clips(split) for split in SPLITS}
     print(f"Preset {cfg.name!r}: {sum(counts.values())} clips of 10 s, {counts}")
+    print("recorded:", {split: cfg.generator.domain(split).name for split in SPLITS})
 if pipeline.data_present(SETUP.data_root):
     print(f"Found the dataset in {SETUP.data_root}.")
 else:

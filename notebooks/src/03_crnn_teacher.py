@@ -10,17 +10,18 @@
 # 1. follow a batch of log-mel features through the CRNN and give the shape after every stage;
 # 2. explain the gated linear unit (GLU) and the attention-pooled clip ("weak") head, and write
 #    the attention pooling yourself;
-# 3. say what the embedding model is, how it was pre-trained, and how its frame embeddings are
-#    pooled to the CRNN's frame rate and fused at the input of the recurrent layer;
-# 4. train (or load) the embedding model and the teacher through the course pipeline and
-#    evaluate the teacher with PSDS1 and PSDS2.
+# 3. say what the embedding model is, how it was pre-trained (without the course's labels), how
+#    much its frozen embeddings know (a linear probe), and how they are pooled to the CRNN's
+#    frame rate and fused at the input of the recurrent layer;
+# 4. load the pre-trained embedding model and teacher through the course pipeline (or retrain
+#    them) and evaluate the teacher with PSDS1 and PSDS2.
 #
 # **Prerequisites.** Notebook 02 (log-mel features, frames, the label encoder) and notebook 04
 # helps for PSDS (you can read it after this one). PyTorch modules and tensors.
 #
-# **Time.** About 40 minutes: set-up 3 min · the CRNN 10 min · weak head (Exercise 3.1) 7 min ·
-# embedding model (Exercise 3.2) 8 min · training and evaluation 7 min · one clip 3 min ·
-# questions 2 min.
+# **Time.** About 42 minutes: set-up 3 min · the CRNN 10 min · weak head (Exercise 3.1) 7 min ·
+# embedding model (linear probe, Exercise 3.2) 10 min · training and evaluation 7 min · one clip
+# 3 min · questions 2 min.
 
 # %% [markdown]
 # ## Set-up
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import course, exercises, exercises_distill, models, pipeline, plots_distill, train, widgets  # noqa: F401
+from dualkd_lib import course, exercises, exercises_distill, models, pipeline, plots_distill, pretrained, train, widgets  # noqa: F401
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.features import n_frames, output_frame_seconds
 
@@ -175,19 +176,30 @@ with torch.no_grad():
 print("largest difference to the model's weak head:", float((mine - weak).abs().max()))
 
 # %% [markdown]
-# ## 3. The embedding model, a stand-in for BEATs (8 min)
+# ## 3. The embedding model, a stand-in for BEATs (10 min)
 #
-# DCASE 2023 fuses frame embeddings of **BEATs**, a 90 M-parameter transformer pre-trained on
-# two million AudioSet clips. We cannot ship or run that here, so the course pre-trains its own
-# **embedding model** once: a wider CNN encoder (conv blocks with ReLU, a per-frame projection to
-# `emb_dim`, two dilated temporal convolutions for context, LayerNorm per frame), trained on a
-# **separate** generated corpus (its own seed stream, so the course data never leak in) to
-# predict frame and clip labels. Afterwards it is **frozen**: it only provides
-# `[clips, emb_dim, frames]` embeddings, to the teacher as an input and to the student as a
-# target (notebook 07). The same role as BEATs, at laptop size.
+# DCASE 2023 fuses frame embeddings of **BEATs**, a 90 M-parameter transformer pre-trained
+# self-supervised on two million AudioSet clips and fine-tuned on AudioSet's *clip-level* labels
+# of 527 classes. BEATs never saw DESED's onsets and offsets. We cannot ship or run it here, so
+# the course has its own **embedding model**, pre-trained in the same spirit: a wider CNN encoder
+# (conv blocks with ReLU, a per-frame projection to `emb_dim`, two dilated temporal convolutions
+# for context, LayerNorm per frame), trained on a **separate**, larger generated corpus
+# (`dualkd_lib.corpus`, its own seed stream, so no course clip ever appears in it) with
 #
-# The next cell loads it from the cache, or pre-trains it first (with a progress bar): about
-# 3 s in the `tiny` preset, about 2 minutes in the `course` preset on 2 CPU cores.
+# - a **broader taxonomy**: the ten DESED classes plus other sounds (`corpus.TAXONOMY`), as
+#   AudioSet is broader than DESED;
+# - **clip labels only**: which sounds a clip holds, never when (no frame labels);
+# - **both recording domains**: half its clips dry, half recorded in a room (notebook 01).
+#
+# Afterwards it is **frozen**: it only provides `[clips, emb_dim, frames]` embeddings, to the
+# teacher as an input and to the student as a target (notebook 07). The same role as BEATs, at
+# laptop size.
+#
+# As DCASE ships BEATs, the course **ships** the embedding model and the teacher pre-trained, in
+# the package (`dualkd_lib/resources/pretrained/<preset>/`, with a manifest: configs, data seed,
+# command, scores, checksums). The next cell installs them into the cache. Without a shipped
+# bundle (the `tiny` preset) it pre-trains the model first, in seconds. To retrain both yourself:
+# `dualkd pretrain --preset course --out my-bundle` (the manifest below says how long it took).
 
 # %%
 t0 = time.perf_counter()
@@ -197,6 +209,11 @@ print(f"embedding model ready in {time.perf_counter() - t0:.1f} s "
       f"(pre-trained on {CFG.pretrain.n_clips} generated clips, {CFG.pretrain.epochs} epochs, "
       f"{emb_ckpt['extra'].get('seconds', float('nan')):.0f} s when it was trained)")
 print(f"{models.count_parameters(embedding_model):,} parameters; teacher {models.count_parameters(fresh):,}")
+if pretrained.is_shipped(ctx.teacher_path().parent):
+    manifest = pretrained.read_manifest(CFG.name)
+    print(f"shipped: made by `{manifest['command']}` with library {manifest['library_version']}; "
+          "minutes per stage when it was made:",
+          {stage: round(sec / 60, 1) for stage, sec in manifest["stage_seconds"].items()})
 val_emb = ctx.embeddings("validation")  # frozen frame embeddings, cached on disk
 print("validation embeddings:", tuple(val_emb.shape), "= [clips, emb_dim, frames]")
 
@@ -228,6 +245,31 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### How much do the frozen embeddings know? A linear probe
+#
+# The standard test of a pre-trained representation: freeze it, put **one linear layer** on top
+# (here a frame classifier of the ten classes, trained on the strong split's embeddings), and
+# score it like any detector. What a linear layer can read out is what the embeddings make
+# explicit. The probe never changes the embedding model.
+#
+# Predict first: the embedding model never saw a frame label. Will the probe score PSDS near 0,
+# or will it detect events?
+
+# %%
+t0 = time.perf_counter()
+probe = pipeline.probe_metrics(ctx)  # trains the linear layer once, then reads probe-seed0.json
+print(f"linear probe ready in {time.perf_counter() - t0:.1f} s")
+pd.DataFrame({"validation": {k: probe["validation"][k] for k in ("psds1", "psds2")},
+              "evaluation": {k: probe[k] for k in ("psds1", "psds2")}}).round(3)
+
+# %% [markdown]
+# In the `course` preset the probe detects events: clip labels of many sounds, on both domains,
+# were enough for the model to learn frame embeddings that change where the sounds change. It
+# is still a weak detector on its own (one linear layer, no context). The teacher, which fuses
+# these embeddings with its own CNN features and a recurrent layer, should do better (section 4),
+# and notebook 08 sets the probe beside every model. In the `tiny` preset the numbers mean
+# nothing (a few seconds of pre-training).
+#
 # ### Exercise 3.2: embeddings at the CRNN's frame rate
 #
 # The teacher fuses one embedding per output frame, but a real pre-trained model has its own
@@ -265,15 +307,16 @@ print("ours      ", tuple(val_emb[:1].shape), "->", tuple(align_embeddings(val_e
       "(already aligned)")
 
 # %% [markdown]
-# ## 4. Train (or load) the teacher and evaluate it (7 min)
+# ## 4. Load (or train) the teacher and evaluate it (7 min)
 #
-# The teacher is trained once with the DCASE recipe: the semi-supervised *mean teacher*
+# The teacher was trained once with the DCASE recipe: the semi-supervised *mean teacher*
 # (supervised loss on strong and weak labels, consistency with its own EMA model on every clip,
 # mixup), fed the frozen embeddings of every clip. Like DCASE we keep and report its **EMA
-# model** (notebook 06 explains the EMA). `ctx.teacher()` loads the finished run from
-# `SETUP.cache_dir/runs/teacher-seed0`, or trains it first with a progress bar: about 3 s in
-# the `tiny` preset (6 steps: a smoke test, not a useful model) and about 5 minutes in the
-# `course` preset on 2 CPU cores (`make course` trains it before the notebooks run).
+# model** (notebook 06 explains the EMA). As in the paper, the teacher is pre-trained: the
+# method trains only the student. `ctx.teacher()` loads the shipped teacher, installed in
+# `SETUP.cache_dir/runs/teacher-seed0` with the embedding model above. Without a shipped bundle
+# it trains the teacher first, with a progress bar: about 3 s in the `tiny` preset (6 steps: a
+# smoke test, not a useful model).
 
 # %%
 t0 = time.perf_counter()
@@ -363,11 +406,13 @@ widgets.interactive_clip_predictions({"teacher": right, "teacher, wrong embeddin
 #   context; a strong head scores every frame, an attention-pooled weak head every clip.
 # - The weak head is a weighted average over time with weights from a softmax over the classes
 #   of each frame.
-# - The embedding model (our BEATs stand-in) is pre-trained once on a separate corpus and
-#   frozen. Its frame embeddings are pooled (or interpolated) to the CRNN's frame rate,
+# - The embedding model (our BEATs stand-in) is pre-trained once on a separate, broader corpus,
+#   with clip labels only, on both recording domains, and frozen. A linear probe measures what
+#   its frame embeddings know. They are pooled (or interpolated) to the CRNN's frame rate,
 #   concatenated to the CNN features and projected back before the GRU.
-# - The pipeline trains the embedding model and the teacher once and caches them; the teacher
-#   (its EMA model) is evaluated with PSDS1/PSDS2 and F1 on the evaluation split.
+# - Both frozen models ship pre-trained with the package, as BEATs does (`dualkd pretrain`
+#   retrains them); the teacher (its EMA model) is evaluated with PSDS1/PSDS2 and F1 on the
+#   evaluation split.
 #
 # ## Check your understanding
 #

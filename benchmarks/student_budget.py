@@ -1,0 +1,66 @@
+"""The student's training budget and its TAKD reading, one run per call (issue #16, items 3 and 5).
+
+`make course` trains five students (the teacher and the embedding model ship pre-trained), so
+its time is the students' time: which schedule buys a working student in the fewest seconds?
+And which reading of TAKD ("the student learns from the teacher through the mean student")
+carries the teacher? One run per call, so that variants run side by side:
+
+    .venv/bin/python benchmarks/student_budget.py VARIANT MODE SEED
+
+VARIANT (see ``VARIANTS``): ``preset`` (the course preset as it is), ``b4`` (4/4/8 clips per
+step, the same 1,350 steps), ``cos675`` (half the steps, cosine decay), ``b4cos`` (4/4/8 clips,
+1,350 steps, cosine), ``cos900``; the TAKD readings ``takd-interpolated`` (the gradient through
+the mean student, scaled by 1 - alpha), ``takd-compensated`` (the same, unscaled),
+``takd-straight_through`` and ``takd-blend0.5`` (one consistency target, 0.5 mean student +
+0.5 teacher), for MODE takd or dual. Each variant has its own work folder
+``data/experiments/budget-<VARIANT>`` (features and scaler copied from ``data/cache/course``; the
+shipped pre-trained bundle is installed there by the library when a mode needs it). Prints one
+JSON line: seconds of training and scoring, the validation curve and the evaluation metrics of both weights.
+"""
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch  # noqa: E402
+
+from dualkd_lib import config, pipeline, train  # noqa: E402
+
+C = config.COURSE
+VARIANTS = {
+    "preset": {},
+    "b4": {"batch_sizes": (4, 4, 8), "max_steps": 1350},
+    "cos675": {"lr_decay": "cosine", "max_steps": 675},
+    "cos900": {"lr_decay": "cosine", "max_steps": 900},
+    "b4cos": {"batch_sizes": (4, 4, 8), "max_steps": 1350, "lr_decay": "cosine"},
+    "b4cos900": {"batch_sizes": (4, 4, 8), "max_steps": 900, "lr_decay": "cosine"},
+    **{f"takd-{g}": {"takd_gradient": g} for g in ("interpolated", "compensated", "straight_through")},
+    "takd-blend0.5": {"takd_blend": 0.5},
+}
+BUDGET = os.environ.get("BUDGET", "")  # a budget variant under a TAKD reading, e.g. BUDGET=b4cos
+
+variant, mode, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+changes = {**VARIANTS.get(BUDGET, {}), **VARIANTS[variant]}
+preset = dataclasses.replace(C, student_train=dataclasses.replace(C.student_train, **changes))
+work = Path("data/experiments") / f"budget-{variant}{'-' + BUDGET if BUDGET else ''}"
+if not (work / "scaler.pt").is_file():
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copytree("data/cache/course/features", work / "features", dirs_exist_ok=True)
+    shutil.copy2("data/cache/course/scaler.pt", work / "scaler.pt")
+ctx = pipeline.Context.create(preset, work_dir=work, progress=False)
+t = time.time()
+metrics = pipeline.run_metrics(ctx, "student", mode, seed)
+ckpt = train.load_checkpoint(pipeline.student_run_dir(ctx, mode, seed) / "final.pt")
+print(json.dumps({"variant": variant, "budget": BUDGET or "preset", "mode": mode, "seed": seed, "steps": ckpt["step"],
+                  "wall_seconds": time.time() - t,  # training and both weights' scoring
+                  "val_history": ckpt["extra"].get("val_history"),
+                  "weights": metrics["weights"],
+                  "evaluation": {w: {k: s["evaluation"][k] for k in ("psds1", "psds2")}
+                                 for w, s in metrics["both_weights"].items()},
+                  "validation": {w: {k: s["validation"][k] for k in ("psds1", "psds2")}
+                                 for w, s in metrics["both_weights"].items()}}), flush=True)
