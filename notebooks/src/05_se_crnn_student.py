@@ -93,9 +93,9 @@ plt.show()
 # inference it also needs the embedding model (the second bar), which the student never runs.
 #
 # **A choice we made and measured.** lightSED's SE-CRNN gates its conv blocks with *context
-# gating*, and the DCASE recipe trains with dropout 0.5 for 200 epochs. The `course` preset
-# trains for 450 steps only, and there a context-gated student with dropout 0.5 learned nothing
-# in any mode. With ReLU, dropout 0.1 and a higher learning rate it starts to learn
+# gating*, and the DCASE recipe trains with dropout 0.5 for 200 epochs. When the `course` preset
+# trained for 450 steps only, a context-gated student with dropout 0.5 learned nothing in any
+# mode (today it trains for nine passes over the strong split). With ReLU, dropout 0.1 and a higher learning rate it starts to learn
 # and, above all, it can take in the teacher's knowledge (the side-by-side table is in
 # `docs/ARCHITECTURE.md`, made with `benchmarks/student_variants.py`). How far the student gets
 # on labels alone, and what KD and EEFD add, notebook 08's ablation prints.
