@@ -113,7 +113,7 @@ def install(ctx: Any, root: str | Path | None = None) -> bool:
     for name, target in targets.items():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(folder / name, target)
-    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest = read_manifest(ctx.preset.name, root)
     (targets["teacher.pt"].parent / SHIPPED_MARKER).write_text(json.dumps(
         {"bundle": str(folder), "manifest_sha256": sha256(folder / MANIFEST), "scores": manifest.get("scores")},
         indent=2))
