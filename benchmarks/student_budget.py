@@ -11,7 +11,7 @@ VARIANT (see ``VARIANTS``): ``preset`` (the course preset as it is), ``b4`` (4/4
 step, the same 1,350 steps), ``cos675`` (half the steps, cosine decay), ``b4cos`` (4/4/8 clips,
 1,350 steps, cosine), ``cos900``; the TAKD readings ``takd-interpolated`` (the gradient through
 the mean student, scaled by 1 - alpha), ``takd-compensated`` (the same, unscaled),
-``takd-straight_through`` and ``takd-blend0.5`` (one consistency target, 0.5 mean student +
+``takd-straight_through``, ``takd-compensated-wkd0.1``, ``takd-straight_through-wkd0.1`` and ``takd-blend0.5`` (one consistency target, 0.5 mean student +
 0.5 teacher), for MODE takd or dual. Each variant has its own work folder
 ``data/experiments/budget-<VARIANT>`` (features and scaler copied from ``data/cache/course``; the
 shipped pre-trained bundle is installed there by the library when a mode needs it). Prints one
@@ -40,6 +40,9 @@ VARIANTS = {
     "b4cos900": {"batch_sizes": (4, 4, 8), "max_steps": 900, "lr_decay": "cosine"},
     **{f"takd-{g}": {"takd_gradient": g} for g in ("interpolated", "compensated", "straight_through")},
     "takd-blend0.5": {"takd_blend": 0.5},
+    # the unscaled readings at a tenth of the KD weight: compensated at w_kd 0.1 is the
+    # interpolated gradient at w_kd 0.1 / (1 - 0.99) = 10 (at w_kd 1 both unscaled readings stall)
+    **{f"takd-{g}-wkd0.1": {"takd_gradient": g, "w_kd": 0.1} for g in ("compensated", "straight_through")},
 }
 BUDGET = os.environ.get("BUDGET", "")  # a budget variant under a TAKD reading, e.g. BUDGET=b4cos
 
