@@ -56,6 +56,17 @@ def timed(times: dict, name: str, fn):
     return out
 
 
+def one_step(model, mean_model, opt, batch, cfg, step: int) -> None:
+    """One untimed step in train()'s order: mixup, loss, backward, Adam, EMA (no clipping: the
+    course sets none)."""
+    batch = mixup_batch(batch, np.random.default_rng([cfg.seed, step, 7]), prob=cfg.mixup_prob, beta=cfg.mixup_beta)
+    loss, _ = training_step(model, mean_model, batch, cfg, step)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    update_ema(mean_model, model, cfg.ema_alpha, step)
+
+
 def profile(mode: str, steps: int = 30, warm: int = 5) -> None:
     cfg = dataclasses.replace(P.student_config(mode, 0), max_steps=steps + warm)
     loader = build_train_loader(split("strong"), split("weak"), split("unlabeled"), batch_sizes=cfg.batch_sizes)
@@ -84,7 +95,8 @@ def profile(mode: str, steps: int = 30, warm: int = 5) -> None:
         timed(times, "backward", loss.backward)
         timed(times, "adam", opt.step)
         timed(times, "ema", lambda: update_ema(mean_model, model, cfg.ema_alpha, step))
-        times["step (all of the above)"] = times.get("step (all of the above)", 0.0) + time.perf_counter() - t0
+        # includes the two separately timed forwards that training_step repeats
+        times["wall, with the separate forwards"] = times.get("wall, with the separate forwards", 0.0) + time.perf_counter() - t0
     clips = sum(cfg.batch_sizes)
     print(f"\n== {mode}: {steps} steps of {clips} clips, ms per step (one thread)")
     for k, v in times.items():
@@ -94,19 +106,12 @@ def profile(mode: str, steps: int = 30, warm: int = 5) -> None:
           f"   -> {clips * steps / whole:.0f} clips/s")
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         for step in range(5):
-            batch = mixup_batch(next(it), np.random.default_rng([0, step, 7]), prob=cfg.mixup_prob, beta=cfg.mixup_beta)
-            loss, _ = training_step(model, mean_model, batch, cfg, step)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            update_ema(mean_model, model, cfg.ema_alpha, step)
+            one_step(model, mean_model, opt, next(it), cfg, step)
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18))
 
 
-
-
 def per_block(batch: int = 32, reps: int = 5) -> None:
-    """Forward + backward milliseconds of each CNN block, the GRU and the heads (train mode)."""
+    """Forward + backward milliseconds of each CNN block and of the GRU (train mode)."""
     model = models.SECRNN(P.student, seed=0).train()
     x = torch.randn(batch, 1, T_in, P.features.n_mels, requires_grad=False)
     print(f"\n== per part, batch {batch}, forward + backward, ms (one thread)")
@@ -175,16 +180,10 @@ def candidates(mode: str = "supervised", steps: int = 8, rounds: int = 3) -> Non
         for name, (cfg, model, mean_model, opt, it, best) in runs.items():
             t = time.perf_counter()
             for step in range(steps):
-                batch = mixup_batch(next(it), np.random.default_rng([0, step, 7]), prob=cfg.mixup_prob,
-                                    beta=cfg.mixup_beta)
-                loss, _ = training_step(model, mean_model, batch, cfg, step)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                update_ema(mean_model, model, cfg.ema_alpha, step)
+                one_step(model, mean_model, opt, next(it), cfg, step)
             best.append((time.perf_counter() - t) / steps)
     print(f"\n== candidates, mode {mode}, best of {rounds} rounds of {steps} steps (one thread)")
-    base = min(runs["preset"][5])
+    base = min(runs["preset"][-1])  # the preset's per-step times
     for name, (cfg, *_, best) in runs.items():
         clips = sum(cfg.batch_sizes)
         print(f"  {name:40s} {1000 * min(best):7.1f} ms/step  {clips / min(best):6.1f} clips/s  "

@@ -11,8 +11,9 @@ VARIANT (see ``VARIANTS``): ``preset`` (the course preset as it is), ``b4`` (4/4
 step, the same 1,350 steps), ``cos675`` (half the steps, cosine decay), ``b4cos`` (4/4/8 clips,
 1,350 steps, cosine), ``cos900``; the TAKD readings ``takd-interpolated`` (the gradient through
 the mean student, scaled by 1 - alpha), ``takd-compensated`` (the same, unscaled),
-``takd-straight_through``, ``takd-compensated-wkd0.1``, ``takd-straight_through-wkd0.1`` and ``takd-blend0.5`` (one consistency target, 0.5 mean student +
-0.5 teacher), for MODE takd or dual. Each variant has its own work folder
+``takd-straight_through``, the two unscaled ones at w_kd 0.1 (``takd-compensated-wkd0.1``,
+``takd-straight_through-wkd0.1``) and ``takd-blend0.5`` (one consistency target, 0.5 mean
+student + 0.5 teacher), for MODE takd or dual. Each variant has its own work folder
 ``data/experiments/budget-<VARIANT>`` (features and scaler copied from ``data/cache/course``; the
 shipped pre-trained bundle is installed there by the library when a mode needs it). Prints one
 JSON line: seconds of training and scoring, the validation curve and the evaluation metrics of both weights.
