@@ -129,7 +129,7 @@ TINY = Preset(
     pretrain=PretrainConfig(n_clips=60, epochs=1, batch_size=16),
     evaluation=EvalConfig(median_filter_frames=3),
     teacher_train=dataclasses.replace(_TINY_TRAIN, mode="teacher"),
-    student_train=_TINY_TRAIN,
+    student_train=dataclasses.replace(_TINY_TRAIN, takd_blend=0.5),  # the course's TAKD reading
 )
 
 COURSE = Preset(
@@ -171,7 +171,8 @@ DESED = Preset(
     student=M.DESED_STUDENT,
     pretrain=PretrainConfig(n_clips=20000, epochs=20),
     teacher_train=TrainConfig(mode="teacher", epochs=200, batch_sizes=(12, 12, 24), lr_rampup_steps=50 * 115),
-    student_train=TrainConfig(mode="supervised", epochs=200, batch_sizes=(12, 12, 24), lr_rampup_steps=50 * 115),
+    student_train=TrainConfig(mode="supervised", epochs=200, batch_sizes=(12, 12, 24), lr_rampup_steps=50 * 115,
+                              takd_blend=0.5),
 )
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (TINY, COURSE, DESED)}

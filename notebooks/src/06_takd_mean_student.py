@@ -12,8 +12,8 @@
 # 1. explain why an exponential moving average (EMA) of the weights is a stable model, and
 #    write the EMA update with the DCASE warm start;
 # 2. write the binary KL distillation loss on frame and clip outputs;
-# 3. say how TAKD lets a loss on the mean student train the student, and what our two gradient
-#    choices (`"interpolated"`, `"straight_through"`) mean and cost;
+# 3. say how TAKD lets a loss on the mean student train the student, what our readings of it
+#    (three gradient paths and one blended target) mean and cost, and which one the course uses;
 # 4. read the loss curves of KD and TAKD students, and the distance of student and mean student
 #    to the teacher;
 # 5. change the KD weight, predict what it does, and check the prediction with a short run.
@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import course, distill, exercises, exercises_distill, learner_runs, models, pipeline, plots_distill, train, widgets  # noqa: F401
+from dualkd_lib import course, distill, exercises, exercises_distill, learner_runs, measured, models, pipeline, plots_distill, train, widgets  # noqa: F401
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -57,7 +57,8 @@ CFG = SETUP.config()
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 ALPHA = CFG.student_train.ema_alpha
 print(f"preset {SETUP.preset!r}: EMA decay alpha = {ALPHA}, w_kd = {CFG.student_train.w_kd}, "
-      f"TAKD gradient = {CFG.student_train.takd_gradient!r}")
+      f"TAKD = " + (f"blended target, lambda = {CFG.student_train.takd_blend}" if CFG.student_train.takd_blend is not None
+                    else f"gradient {CFG.student_train.takd_gradient!r}"))
 
 # %% [markdown]
 # ## 1. The mean student: an average of weights (10 min)
@@ -166,7 +167,7 @@ binary_kd_loss = exercises.check("6.2", binary_kd_loss)
 # choice and measure it. `distill.mean_student_forward` runs the mean student's architecture with
 # weights built from θ̄ (detached) and θ, three ways:
 #
-# - `"interpolated"` (the library's default): weights `a·θ̄ + (1-a)·θ`, the mean student as it
+# - `"interpolated"` (`TrainConfig`'s default path): weights `a·θ̄ + (1-a)·θ`, the mean student as it
 #   will be after this step's EMA update. The gradient is exact, but scaled by `(1-a)`: with
 #   `a = α = 0.99` the teacher's signal reaches θ about 100 times weaker than with the next
 #   choice (and weaker than plain KD's too; the table below measures both).
@@ -181,7 +182,23 @@ binary_kd_loss = exercises.check("6.2", binary_kd_loss)
 # `λ·mean student + (1-λ)·teacher` (`distill.blended_target`), instead of two targets that can
 # pull apart (consistency to the mean student *and* KD to the teacher, which is the `kd` mode).
 # The paper's equations were not available to us: these are our readings, and the course
-# measures them side by side rather than picking one by taste.
+# measured them side by side rather than picking one by taste. **The course's presets use the
+# blended target with λ = 0.5** (`CFG.student_train.takd_blend`), because it was the only reading
+# that helped the student. Each of these runs takes 15-30 minutes on a laptop CPU, so the next
+# cell prints them from the course's record (`dualkd_lib.measured`: the course preset, the
+# evaluation split, the weights chosen on validation, and the command that reruns each row):
+
+# %%
+print(measured.read("takd_readings")["what"])
+measured.table("takd_readings").round(3)
+
+# %% [markdown]
+# Read the table against its first row. The interpolated gradient is too weak to matter: it
+# scores like the student that never saw the teacher. The unscaled gradients, computed at the
+# lagging mean student's weights, keep the student on the all-zeros plateau at full weight
+# and still hurt it at a tenth of the weight. Only the blended target, where the teacher enters
+# the *target* rather than the gradient path, lifts the student. Notebook 08's ablation runs
+# it over several seeds.
 #
 # The mean student itself is the slow, stable partner of the teacher; the student's own noise
 # never reaches the KD target directly. The consistency term (MSE between student and mean
@@ -238,7 +255,9 @@ table.round(5)
 # differs in *direction* from both, as much as the student differs from its mean. With the
 # `"interpolated"` choice, TAKD is a gentle, exact nudge; with `"straight_through"`, a strong
 # one that the docstring of `mean_student_forward` warns can overshoot with a large `w_kd`
-# (the gradient is about 1/(1-α) steps old).
+# (the gradient is about 1/(1-α) steps old). The blended target needs no gradient path through
+# the mean student at all: the teacher enters the target, and the student follows the target's
+# ordinary consistency gradient.
 #
 # ### Think!
 #
@@ -297,10 +316,10 @@ plt.show()
 #
 # How do the three students do on the evaluation split? Each is scored with the weights chosen
 # on the validation split, its own or its mean student's (the `weights` column), as DCASE keeps
-# the better of the two. In the `tiny` preset all numbers are near zero: six steps only. With the
-# interpolated gradient, the teacher's signal reaches the student scaled by `1 - α` (section 3),
-# so compare the TAKD row with the supervised one before you credit TAKD with anything. One seed
-# cannot separate rows that differ by less than the seed spread; notebook 08 runs three.
+# the better of the two. In the `tiny` preset all numbers are near zero: six steps only. The TAKD
+# student uses the preset's blended target (section 3); compare its row with the supervised one
+# before you credit TAKD with anything. One seed cannot separate rows that differ by less than
+# the seed spread; notebook 08 runs three.
 
 # %%
 keys = ["psds1", "psds2", "f1_collar", "f1_intersection", "weights"]
@@ -309,13 +328,15 @@ pd.DataFrame.from_dict({m: {k: metrics[m].get(k) for k in keys} for m in metrics
 # %% [markdown]
 # ### Measuring the gradient choice
 #
-# The course's default is `"interpolated"`. If `TRAIN_STRAIGHT_THROUGH` allows it, the next cell
-# trains one more TAKD student with `takd_gradient="straight_through"` (same data, seed and
-# weights, in its own run folder) and adds it to the table.
+# The course's TAKD is the blended target. If `TRAIN_STRAIGHT_THROUGH` allows it, the next cell
+# trains one more TAKD student with the straight-through gradient instead (`takd_blend=None`,
+# `takd_gradient="straight_through"`; same data, seed and weights, in its own run folder) and adds
+# it to the table.
 
 # %%
 if TRAIN_STRAIGHT_THROUGH or (TRAIN_STRAIGHT_THROUGH is None and SETUP.preset == "tiny"):
-    cfg_st = dataclasses.replace(CFG.student_config("takd", SEED), takd_gradient="straight_through")
+    cfg_st = dataclasses.replace(CFG.student_config("takd", SEED), takd_blend=None,
+                                 takd_gradient="straight_through")
     loader = ctx.train_loader(batch_sizes=cfg_st.batch_sizes, seed=SEED, with_teacher=True, with_embeddings=False)
     result = train.train(models.SECRNN(CFG.student, seed=SEED), loader, cfg_st, preset=SETUP.preset,
                          run_dir=SETUP.cache_dir / "runs" / f"student-takd-straight_through-seed{SEED}")
@@ -408,7 +429,9 @@ learner_runs.runs_table(runs_6a, extra={"final kd_student": [r.final("kd_student
 # - KD on SED outputs: binary KL between teacher and student probabilities, frame and clip terms.
 # - TAKD puts the KD loss on the mean student; `mean_student_forward` builds the mean student's
 #   weights from θ so the gradient reaches the student: exactly and scaled by `(1-a)`
-#   (`"interpolated"`, our default) or unscaled at the lagging weights (`"straight_through"`).
+#   (`"interpolated"`) or unscaled at the lagging weights (`"straight_through"`). The course uses
+#   a third reading, measured to be the only one that helps: one blended target
+#   `0.5·mean student + 0.5·teacher` (`takd_blend=0.5`).
 # - The training histories show the distance of student and mean student to the teacher; the
 #   mean student's curve is the smooth one.
 # - A larger KD weight brings the student closer to the teacher; whether it detects better is

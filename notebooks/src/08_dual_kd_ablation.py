@@ -70,12 +70,17 @@ print(f"preset {SETUP.preset!r}: seeds {SEEDS}; w_kd = {STUDENT_TRAIN.w_kd}, w_e
 # |---|---|---|
 # | supervised | - | - |
 # | kd | `kd_loss(student, teacher)` | - |
-# | takd | `kd_loss(mean student, teacher)` | - |
+# | takd | TAKD (see below) | - |
 # | eefd | - | `eefd_loss(embedding_pred, embeddings)` |
-# | dual | `kd_loss(mean student, teacher)` | `eefd_loss(embedding_pred, embeddings)` |
+# | dual | TAKD (see below) | `eefd_loss(embedding_pred, embeddings)` |
+#
+# TAKD is the course's blended reading (notebook 06, `takd_blend = 0.5`): the consistency target
+# becomes `0.5·mean student + 0.5·teacher`, and that one term is also the KD term
+# (`terms["kd"]` equals `terms["cons"]`, weighted `w_cons(t) + w_kd`). With `takd_blend=None` the
+# KD term is `kd_loss(mean student, teacher)` through `mean_student_forward` instead.
 #
 # The training step (`train.training_step`) computes the terms of a batch in a dict: `sup`,
-# `cons`, `kd` (the mean student's KD term in takd and dual), `emb`, plus two diagnostics,
+# `cons`, `kd` (TAKD's term in takd and dual), `emb`, plus two diagnostics,
 # `kd_student` and `kd_mean`, that are logged for plots and never enter the loss.
 #
 # ### Exercise 8.1
@@ -325,8 +330,9 @@ learner_runs.runs_table(list(runs_8a.values()), extra={"val gain over the start"
 # %% [markdown]
 # ## Summary
 #
-# - The total loss is `sup + w_cons(t)·cons`, plus the KD term (on the student in `kd`, on the
-#   mean student in `takd` and `dual`) and the EEFD term (`eefd`, `dual`).
+# - The total loss is `sup + w_cons(t)·cons`, plus the KD term (on the student in `kd`; in `takd`
+#   and `dual` the consistency to the blended target `0.5·mean student + 0.5·teacher`) and the
+#   EEFD term (`eefd`, `dual`).
 # - `pipeline.run_ablation` trains and evaluates every mode for the chosen seeds, reusing every
 #   finished run, and writes `ablation.md` / `ablation.json`.
 # - Compare orderings with the paper, not values: the data, models and training budget differ.
@@ -346,8 +352,10 @@ learner_runs.runs_table(list(runs_8a.values()), extra={"val gain over the start"
 #
 # <!-- BEGIN ANSWER -->
 #
-# 1. It is logged whenever the batch has teacher outputs (kd, takd, dual); it *is* the KD term
-#    (`kd`) in takd and dual, and is only a diagnostic in kd.
+# 1. It is logged whenever the batch has teacher outputs (kd, takd, dual). With the course's
+#    blended TAKD it never enters the loss: the KD term is then the consistency to the blended
+#    target. With `takd_blend=None` it *is* the KD term (`kd`) in takd and dual; in kd it is
+#    always only a diagnostic.
 # 2. Choosing on the evaluation split would tune on the test: the reported number would be the
 #    maximum of two noisy scores, biased upwards. Choosing on validation, then reporting on
 #    evaluation, keeps the evaluation split unseen. Neither weight is better in every run: the
