@@ -812,14 +812,14 @@ def markdown_table(summary: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def _train_student_in_worker(preset: Preset, data_root: Path, work_dir: Path, beats_dir: Path | None,
-                             mode: str, seed: int, threads: int) -> tuple[str, int]:
-    """One student run in a worker process of :func:`run_ablation` (``jobs > 1``): trained, then
-    scored (its ``metrics.json``), so that the evaluations run in parallel too."""
+def _train_run_in_worker(preset: Preset, data_root: Path, work_dir: Path, beats_dir: Path | None,
+                         kind: str, mode: str, seed: int, threads: int) -> tuple[str, str, int]:
+    """One run of :func:`train_runs_in_parallel` in a worker process: trained if missing, then
+    scored (:func:`run_metrics` does both, caching ``metrics.json``), so the evaluations run in
+    parallel too."""
     ctx = worker_context(preset, data_root, work_dir, beats_dir, threads)
-    train_student(ctx, mode, seed=seed)
-    run_metrics(ctx, "student", mode, seed)
-    return mode, seed
+    run_metrics(ctx, kind, mode, seed)
+    return kind, mode, seed
 
 
 def worker_context(preset: Preset, data_root: Path, work_dir: Path, beats_dir: Path | None, threads: int) -> Context:
@@ -836,39 +836,50 @@ def default_jobs() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def train_students_in_parallel(ctx: Context, runs: Sequence[tuple[str, int]], jobs: int) -> None:
-    """Train the student ``runs`` [(mode, seed), ...] ``jobs`` at a time, in worker processes.
+def train_runs_in_parallel(ctx: Context, runs: Sequence[tuple[str, str, int]], jobs: int) -> None:
+    """Train and score the ``runs`` [(kind, mode, seed), ...] ``jobs`` at a time, in worker processes.
 
-    Two small students side by side, one CPU thread each, train more clips per
-    second than one student on two threads (the small convolutions do not keep two
-    threads busy). Everything the runs share (features, embeddings, the teacher and
-    its outputs) is computed and cached first, so the workers only read it. Each run
-    is the same as :func:`train_student` in this process (same seed, same numbers).
-    Taught in notebook 08.
+    ``kind`` is ``"student"`` (any student mode) or ``"teacher"`` with mode ``"no_embeddings"``
+    (the ablation's plain teacher CRNN). Two small models side by side, one CPU thread each,
+    train more clips per second than one model on two threads (the small convolutions do not
+    keep two threads busy). Everything the runs share (features, embeddings, the teacher and
+    its outputs) is computed and cached first, so the workers only read it. Each run is the
+    same as :func:`run_metrics` in this process (same seed, same numbers). Taught in notebook 08.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}.")
-    runs = [(m, s) for m, s in runs if not (student_run_dir(ctx, m, s) / "final.pt").is_file()]
+    for kind, mode, _ in runs:
+        if kind == "teacher" and mode != "no_embeddings":
+            raise ValueError(f"the teacher with embeddings is trained once, not in parallel runs; got ({kind}, {mode}).")
+    runs = [(k, m, s) for k, m, s in runs if not _run_checkpoint(ctx, k, m, s).is_file()]
     if not runs:
         return
-    # The costliest first (more loss terms, more work per step: dual, takd, then kd and eefd), so
-    # that the last run to start is a short one and no core waits long at the end.
-    runs = sorted(runs, key=lambda run: -len(MODE_TERMS[run[0]]))
-    if any(mode_uses(m, "kd") for m, _ in runs):
+    # The costliest first (the teacher CRNN, then the students with more loss terms: dual, takd,
+    # then kd and eefd), so that the last run to start is a short one and no core waits long.
+    runs = sorted(runs, key=lambda run: (run[0] != "teacher", -len(MODE_TERMS.get(run[1], ()))))
+    students = [m for k, m, _ in runs if k == "student"]
+    if any(mode_uses(m, "kd") for m in students):
         ctx.training_datasets(with_teacher=True, with_embeddings=True)  # teacher, its outputs, embeddings
-    elif any(mode_uses(m, "emb") for m, _ in runs):
+    elif any(mode_uses(m, "emb") for m in students):
         ctx.training_datasets(with_teacher=False, with_embeddings=True)
+    else:
+        ctx.training_datasets(with_teacher=False, with_embeddings=False)
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    log.info("Training %d student runs, %d at a time (%d thread(s) each).", len(runs), jobs, threads)
+    log.info("Training %d runs, %d at a time (%d thread(s) each).", len(runs), jobs, threads)
     spawn = multiprocessing.get_context("spawn")  # a clean interpreter: safe with torch and Jupyter
     with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
-        futures = [pool.submit(_train_student_in_worker, ctx.preset, ctx.data_root, ctx.work_dir, ctx.beats_dir,
-                               mode, seed, threads) for mode, seed in runs]
+        futures = [pool.submit(_train_run_in_worker, ctx.preset, ctx.data_root, ctx.work_dir, ctx.beats_dir,
+                               kind, mode, seed, threads) for kind, mode, seed in runs]
         bar = tqdm(as_completed(futures), total=len(futures), disable=not ctx.progress, unit="run",
-                   desc=f"train students, {jobs} at a time")
+                   desc=f"train runs, {jobs} at a time")
         for future in bar:
-            mode, seed = future.result()  # re-raises a worker's error here
-            bar.set_postfix_str(f"done: {mode} seed {seed}")
+            kind, mode, seed = future.result()  # re-raises a worker's error here
+            bar.set_postfix_str(f"done: {kind} {mode} seed {seed}")
+
+
+def _run_checkpoint(ctx: Context, kind: str, mode: str, seed: int) -> Path:
+    """The ``final.pt`` of one run of :func:`train_runs_in_parallel`."""
+    return ctx.plain_teacher_path(seed) if kind == "teacher" else student_run_dir(ctx, mode, seed) / "final.pt"
 
 
 def probe_metrics(ctx: Context, seed: int = 0) -> dict:
@@ -936,7 +947,7 @@ def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Pa
 
     The teacher is the frozen pre-trained model of the method: trained once
     (seed 0) and shared by every student run. ``jobs > 1`` trains that many
-    students at a time in worker processes (:func:`train_students_in_parallel`).
+    runs at a time in worker processes (:func:`train_runs_in_parallel`).
     ``baselines``: also the rows no notebook loads, the teacher CRNN without embeddings
     (one run per seed) and the linear probe of the frozen embeddings (generated data
     only). Returns the Markdown table. Taught in notebook 08.
@@ -955,16 +966,16 @@ def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Pa
             ctx.embedding_model()
     with _stage(timings, "teacher"):
         rows = [{"name": "teacher (CRNN + embeddings)", **run_metrics(ctx, "teacher", "teacher", 0)}]
+    plain = [("teacher", "no_embeddings", s) for s in seeds] if baselines else []
+    if jobs > 1:
+        with _stage(timings, f"students and plain teachers, {jobs} at a time"):
+            train_runs_in_parallel(ctx, plain + [("student", m, s) for m in modes for s in seeds], jobs)
     if baselines:
         with _stage(timings, "teacher without embeddings"):
-            rows += [{"name": "teacher CRNN without embeddings", **run_metrics(ctx, "teacher", "no_embeddings", s)}
-                     for s in seeds]
+            rows += [{"name": "teacher CRNN without embeddings", **run_metrics(ctx, *run)} for run in plain]
         if ctx.preset.generator is not None:
             with _stage(timings, "linear probe"):
                 rows.append({"name": "embedding model, linear probe", **probe_metrics(ctx)})
-    if jobs > 1:
-        with _stage(timings, f"students, {jobs} at a time"):
-            train_students_in_parallel(ctx, [(m, s) for m in modes for s in seeds], jobs)
     for mode in modes:
         with _stage(timings, f"student {mode}"):
             rows += [{"name": f"student ({mode})", **run_metrics(ctx, "student", mode, seed)} for seed in seeds]

@@ -178,7 +178,7 @@ def test_ablation_writes_table_and_json(ctx: pipeline.Context, tmp_path: Path) -
 
 def test_students_trained_in_worker_processes_equal_serial_ones(ctx: pipeline.Context, tmp_path: Path) -> None:
     runs = [("supervised", 1), ("dual", 1)]
-    pipeline.train_students_in_parallel(ctx, runs, jobs=2)
+    pipeline.train_runs_in_parallel(ctx, [("student", *r) for r in runs], jobs=2)
     parallel = {r: load_checkpoint(pipeline.student_run_dir(ctx, *r) / "final.pt")["model_state"] for r in runs}
     for r in runs:  # the workers scored their runs too
         metrics = json.loads((pipeline.student_run_dir(ctx, *r) / "metrics.json").read_text())
@@ -196,7 +196,21 @@ def test_students_trained_in_worker_processes_equal_serial_ones(ctx: pipeline.Co
         for key, value in serial.items():
             torch.testing.assert_close(parallel[(mode, seed)][key], value, msg=f"{mode}: {key} differs")
     with pytest.raises(ValueError, match="jobs"):
-        pipeline.train_students_in_parallel(ctx, runs, jobs=0)
+        pipeline.train_runs_in_parallel(ctx, [("student", *r) for r in runs], jobs=0)
+
+
+def test_plain_teachers_train_in_the_worker_pool_like_serial_ones(ctx: pipeline.Context, tmp_path: Path) -> None:
+    """The ablation's teacher without embeddings trains beside the students, with the serial run's weights."""
+    pipeline.train_runs_in_parallel(ctx, [("teacher", "no_embeddings", 1), ("student", "supervised", 2)], jobs=2)
+    parallel = load_checkpoint(ctx.plain_teacher_path(1))["model_state"]
+    assert json.loads((ctx.plain_teacher_path(1).parent / "metrics.json").read_text())["mode"] == "no_embeddings"
+    serial_ctx = pipeline.Context.create("tiny", data_root=ctx.data_root, work_dir=tmp_path / "work", progress=False)
+    shutil.copy2(ctx.work_dir / "scaler.pt", serial_ctx.work_dir / "scaler.pt")
+    serial = load_checkpoint(pipeline.train_plain_teacher(serial_ctx, seed=1))["model_state"]
+    for key, value in serial.items():
+        torch.testing.assert_close(parallel[key], value, msg=f"plain teacher: {key} differs")
+    with pytest.raises(ValueError, match="trained once"):
+        pipeline.train_runs_in_parallel(ctx, [("teacher", "teacher", 0)], jobs=2)
 
 
 def test_wrong_model_checkpoint_is_refused(ctx: pipeline.Context) -> None:
