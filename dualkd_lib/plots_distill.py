@@ -3,7 +3,8 @@
 - notebook 03: :func:`plot_clip_predictions` (teacher on one clip).
 - notebook 05: :func:`plot_cost_bars` (parameters and MACs), :func:`se_attention_weights`
   and :func:`plot_se_attention` (what SE and tfwSE do on a clip).
-- notebook 06: :func:`plot_loss_curves`, :func:`plot_kd_distances` (training histories).
+- notebook 06: :func:`plot_loss_curves`, :func:`plot_kd_distances` (training histories),
+  :func:`plot_over_seeds` (recorded curves over seeds; notebook 08 too).
 - notebook 07: :func:`frame_cosine_similarity`, :func:`plot_similarity_heatmap`.
 - notebook 08: :data:`PAPER_RESULTS`, :func:`paper_table`, :func:`plot_mode_bars`,
   :func:`plot_psds_vs_params`, :func:`plot_clip_predictions` (teacher, students, mean).
@@ -34,6 +35,7 @@ __all__ = [
     "moving_average",
     "plot_loss_curves",
     "plot_kd_distances",
+    "plot_over_seeds",
     "plot_mode_bars",
     "plot_psds_vs_params",
     "frame_cosine_similarity",
@@ -178,6 +180,44 @@ def plot_kd_distances(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("How far student and mean student are from the teacher")
+    fig.tight_layout()
+    return fig
+
+
+def plot_over_seeds(curves: Mapping[str, Sequence[Mapping[str, Sequence[float]]]], keys: Sequence[str], *,
+                    ylabel: str, title: str, panel_titles: Sequence[str] | None = None,
+                    logy: bool = False) -> plt.Figure:
+    """Mean over seeds (line) and the seeds' range (shaded) of recorded curves, one panel per key.
+
+    ``curves``: ``{run name: [one dict per seed with "step" and each of ``keys``], ...}``, as in
+    the measured record ``ablation_course_curves`` (:mod:`dualkd_lib.measured`). The seeds of one
+    run must share their steps; a narrow band means the seeds agree. ``panel_titles``: one per
+    key (default: the keys). Taught in notebooks 06
+    (KD distances of kd and takd) and 08 (validation PSDS of every student).
+    """
+    if not curves or not any(curves.values()):
+        raise ValueError("no curves to draw: give {run name: [per-seed curves]}")
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.4), squeeze=False, sharey=logy)
+    for ax, key, panel in zip(axes[0], keys, panel_titles or [k.replace("_", " ") for k in keys]):
+        for i, (name, seeds) in enumerate(curves.items()):
+            if not seeds:
+                continue
+            steps = np.asarray(seeds[0]["step"], dtype=float)
+            if any(list(c["step"]) != list(seeds[0]["step"]) for c in seeds):
+                raise ValueError(f"{name}: the seeds' curves have different steps; record them alike")
+            values = np.array([c[key] for c in seeds], dtype=float)
+            color = f"C{i % 10}"
+            ax.plot(steps, values.mean(axis=0), color=color, label=f"{name} ({len(seeds)} seeds)")
+            if len(seeds) > 1:
+                ax.fill_between(steps, values.min(axis=0), values.max(axis=0), color=color, alpha=0.2, lw=0)
+        ax.set_xlabel("optimiser step")
+        ax.set_ylabel(ylabel)
+        ax.set_title(panel, fontsize=10)
+        if logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -255,3 +255,18 @@ def test_se_inactive_units_counts_units_negative_on_every_clip() -> None:
     teacher = models.CRNN(models.CRNNConfig(n_mels=16, channels=(4, 4, 4), pooling=cfg.pooling, rnn_hidden=6))
     with pytest.raises(ValueError, match="no SE or tfwSE"):
         plots_distill.se_inactive_units(teacher, torch.randn(2, 16, 40))
+
+
+def test_plot_over_seeds_draws_the_mean_and_the_seed_range() -> None:
+    seeds = [{"step": [10, 20, 30], "kd_mean": [1.0, 0.5, 0.2 + 0.1 * s]} for s in range(3)]
+    fig = plots_distill.plot_over_seeds({"takd": seeds, "kd": seeds[:1]}, ("kd_mean",), ylabel="KD", title="t")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["takd (3 seeds)", "kd (1 seeds)"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 0.5, 0.3])
+    assert len(ax.collections) == 1  # one band: the run with three seeds
+    plt.close(fig)
+    bad = [{"step": [10, 20], "kd_mean": [1, 2]}, {"step": [10, 30], "kd_mean": [1, 2]}]
+    with pytest.raises(ValueError, match="different steps"):
+        plots_distill.plot_over_seeds({"x": bad}, ("kd_mean",), ylabel="KD", title="t")
+    with pytest.raises(ValueError, match="no curves"):
+        plots_distill.plot_over_seeds({}, ("kd_mean",), ylabel="KD", title="t")
