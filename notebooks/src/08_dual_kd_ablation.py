@@ -225,8 +225,9 @@ else:
 # %% [markdown]
 # ### The answer for this course: three seeds, recorded
 #
-# The course ran that experiment for you: `dualkd ablation --preset course --seeds 3`, every row
-# with three seeds (the shipped teacher and the linear probe are one model each). It takes hours
+# The course ran that experiment for you: the runs of `dualkd ablation --preset course --seeds 3`,
+# three seeds a row (the shipped teacher and the linear probe are one model each; the cell lists
+# any run the record lacks, and the `seeds` column counts what each row holds). It takes hours
 # on a laptop, so its record is printed here (`dualkd_lib.measured`; the record names the machine
 # and `benchmarks/record_ablation.py` rewrites it from a finished work folder). Each student row
 # gives the mean over seeds and the sample standard deviation (`_std`), and per seed which weights
