@@ -469,3 +469,22 @@ def test_the_instructors_fixed_numbers_are_the_librarys() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     psds1, psds2 = rows[next(k for k in rows if k.startswith("PSDS1 / PSDS2"))].split(" / ")
     assert f"PSDS1 {psds1}, PSDS2 {psds2}" in readme  # the README's measured figure, with its command
+
+
+def _span(values: list[float]) -> str:
+    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
+    return low if low == high else f"{low}-{high}"
+
+
+def test_the_instructors_score_ranges_are_the_records() -> None:
+    from dualkd_lib import measured
+
+    text = (ROOT / "docs" / "INSTRUCTOR.md").read_text(encoding="utf-8")
+    section = text.split("## Scores of the trained models")[1].split("\n## ")[0]
+    rows = {cells[0]: cells[1:] for cells in
+            ([c.strip() for c in line.strip().strip("|").split("|")] for line in section.splitlines()
+             if line.startswith("| ") and not line.startswith("| model"))}
+    record = measured.read("ablation_course")
+    assert set(rows) == {row["reading"] for row in record["rows"]}, "one line per row of the record"
+    for row in record["rows"]:
+        assert rows[row["reading"]] == [str(len(row["seeds"])), _span(row["psds1"]), _span(row["psds2"])], row["reading"]

@@ -42,3 +42,27 @@ def test_table_gives_the_mean_and_the_sample_spread(tmp_path: Path, monkeypatch)
     assert frame.loc["a", "psds2"] == pytest.approx(0.6)
     assert frame.loc["a", "seeds"] == 3
     assert math.isnan(frame.loc["b", "psds1_std"])
+
+
+def test_record_ablation_fill_missing_adds_only_the_missing_runs() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("record_ablation", ROOT / "benchmarks" / "record_ablation.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def row(reading, seeds, psds1):
+        return {"reading": reading, "seeds": seeds, "psds1": list(psds1), "psds2": list(psds1), "weights": ["mean"] * len(seeds),
+                "validation": [{"psds1": 0, "psds2": 0}] * len(seeds), "train_seconds": [1] * len(seeds), "command": "c"}
+
+    old = {"missing": ["plain seed 0"], "rows": [row("teacher", [0], [0.5]), row("plain", [1, 2], [0.2, 0.3])],
+           "curves": {"validation": {}, "kd_distance": {}}}
+    new = {"rows": [row("teacher", [0], [0.9]), row("plain", [0, 1, 2], [0.1, 0.8, 0.8])],
+           "curves": {"validation": {}, "kd_distance": {}}}
+    out = mod.filled_in(old, new, Path("/tmp/w"), "a machine")
+    assert [r["reading"] for r in out["rows"]] == ["teacher", "plain"]
+    assert out["rows"][0]["psds1"] == [0.5], "a run the record has is kept, not replaced"
+    assert out["rows"][1]["seeds"] == [0, 1, 2] and out["rows"][1]["psds1"] == [0.1, 0.2, 0.3]
+    assert out["missing"] == [] and out["filled_in"][0]["runs"] == ["plain seed 0"]
+    with pytest.raises(SystemExit, match="none of the record's missing runs"):
+        mod.filled_in({**out, "missing": ["other seed 4"]}, new, Path("/tmp/w"), "a machine")
