@@ -538,7 +538,10 @@ def train(
         val_history = list((state.get("extra") or {}).get("val_history", []))
         if use_amp and (state.get("extra") or {}).get("grad_scaler"):
             scaler.load_state_dict(state["extra"]["grad_scaler"])
-        log.info("Resuming %s from step %d of %d (%s).", run_dir, step, total, state["path"].name)
+        if step < total:
+            log.info("Resuming %s from step %d of %d (%s).", run_dir, step, total, state["path"].name)
+        else:
+            log.info("Loaded the finished run %s (%d steps): nothing to train.", run_dir.name, step)
     resumed_from = step
     start_time = time.perf_counter()
 
@@ -556,7 +559,8 @@ def train(
         )
 
     model.train()
-    bar = tqdm(total=total, initial=step, disable=not progress or not is_main, desc=f"train {cfg.mode}", unit="step")
+    bar = tqdm(total=total, initial=step, disable=not progress or not is_main or step >= total,
+               desc=f"train {cfg.mode}", unit="step")
     rank_key = (rank,) if world_size > 1 else ()
     while step < total:
         epoch, skip = divmod(step, steps_per_epoch)
@@ -613,7 +617,7 @@ def train(
         dist.barrier()  # every process returns after rank 0 has written final.pt
     for p in frozen:
         p.requires_grad_(True)
-    if is_main:
+    if is_main and step > resumed_from:
         log.info("Trained %s for %d steps in %.1f s; final model in %s.", kind, step - resumed_from, seconds,
                  final_path)
     return TrainResult(core, mean_model, history, val_history, step, run_dir, final_path, resumed_from, seconds)

@@ -215,7 +215,8 @@ pd.DataFrame({
 }).round(2)
 
 # %% [markdown]
-# Short classes (Dishes, Dog, Cat, Alarm bell, Speech) last about a second; long ones (Frying,
+# Short classes (Dishes, Dog, Cat, Alarm bell, Speech) last from under half a second (Dishes) to
+# about a second; long ones (Frying,
 # Vacuum cleaner, Electric shaver) often fill the whole clip. Speech is the most frequent class,
 # and a clip has about three to four events. The sounds themselves are much simpler than real
 # recordings, and our models and training runs are much smaller than the paper's, so our

@@ -225,8 +225,8 @@ pd.concat({
 # %% [markdown]
 # ## 3. Standardisation (5 min)
 #
-# Log-mel values are in dB, roughly -50 to +30, and the low bands are much louder than the high
-# ones. Networks train better on inputs with mean 0 and standard deviation 1 in every band. The
+# Log-mel values are in dB, roughly -50 to +30, and the bands differ in loudness by tens of dB
+# (the figure of the scaler's means below shows how: read which bands are loudest). Networks train better on inputs with mean 0 and standard deviation 1 in every band. The
 # `Scaler` learns one mean and one standard deviation *per mel bin* from the training features
 # (strong, weak and unlabeled splits), once, and applies the same numbers to every clip,
 # training or test.
@@ -264,9 +264,9 @@ print(f"before: mean {float(x.mean()):.1f} dB, std {float(x.std()):.1f} dB | "
       f"after: mean {float(z.mean()):.2f}, std {float(z.std()):.2f}")
 
 # %% [markdown]
-# One clip after standardisation is near, but not exactly at, mean 0 and std 1: the statistics
-# are the *training set's*, one pair per mel band, and this clip is louder or quieter than the
-# average clip in some bands (and its events make some bands vary more). Over the whole training
+# One clip after standardisation need not be at mean 0 and std 1, and may be well off (read the
+# printed values): the statistics are the *training set's*, one pair per mel band, and this clip
+# is louder or quieter than the average clip in some bands (and its events make some bands vary more). Over the whole training
 # set every band has mean 0 and std 1; that is what the scaler was fitted to do.
 #
 # ### Think!

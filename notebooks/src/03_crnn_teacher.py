@@ -329,7 +329,8 @@ plt.show()
 
 # %% [markdown]
 # `sup` is the supervised binary cross-entropy, `cons` the mean-teacher consistency between the
-# model and its EMA model (its weight ramps up, so `loss` can rise while both terms fall).
+# model and its EMA model (its weight ramps up from 0, so `cons` rises at first, as the model and
+# its EMA drift apart, then falls).
 #
 # Now the evaluation split (never seen in training): median-filtered frame scores, PSDS1
 # (scenario 1: tight onsets/offsets) and PSDS2 (scenario 2: tolerant, penalises confusing

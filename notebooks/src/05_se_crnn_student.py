@@ -160,7 +160,8 @@ se_block = exercises.check("5.1", se_block)
 # What do SE and tfwSE do once trained? We train the student (or load it: the first run of the
 # ablation in notebook 08, the *supervised* student, labels only) and read the weights it applies
 # to one validation clip: `plots_distill.se_attention_weights` hooks the `excite` layer of every
-# block. The run takes about 2 s in the `tiny` preset and a few minutes in the `course` preset.
+# block. The run takes about 2 s in the `tiny` preset and 10-15 minutes on one core in the
+# `course` preset if it is not cached yet (`make course` trains it beforehand).
 
 # %%
 t0 = time.perf_counter()
@@ -181,8 +182,10 @@ plt.show()
 # profile for every frame of the block (time runs left to right in each block's own frames, which
 # are 4× fewer after the first two blocks; each map has its own colour scale). Where the student
 # has learnt to use tfwSE, the profile changes from frame to frame with the sounds in the clip
-# (vertical stripes): that is what a channel-only SE block cannot do; a map of one flat colour is
-# an attention that does the same to every frame. The cells after the demo measure both for many
+# (vertical stripes): that is what a channel-only SE block cannot do. Horizontal bands are a fixed
+# frequency profile that hardly changes with time, and a map of one flat colour is an attention
+# that does the same to every frame and every band. Expect a mix: mostly bands, with a stripe
+# where an event starts. The cells after the demo measure both for many
 # clips, so that you need not judge by eye. In the `tiny` preset, after a few training steps, every
 # weight is still close to 0.5: nothing learnt yet.
 #

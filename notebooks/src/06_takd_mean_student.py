@@ -252,7 +252,8 @@ table.round(5)
 # %% [markdown]
 # The two TAKD gradients point the same way (their cosine, last column, is near 1): both ask
 # "what would bring the mean student closer to the teacher?". They differ in size by about `1 - α`. Plain KD's gradient
-# differs in *direction* from both, as much as the student differs from its mean. With the
+# points almost the opposite way from both here (a negative cosine in the last column): the
+# student and its mean student sit on different sides of the teacher. With the
 # `"interpolated"` choice, TAKD is a gentle, exact nudge; with `"straight_through"`, a strong
 # one that the docstring of `mean_student_forward` warns can overshoot with a large `w_kd`
 # (the gradient is about 1/(1-α) steps old). The blended target needs no gradient path through
@@ -277,7 +278,8 @@ table.round(5)
 #
 # `pipeline.train_student(ctx, mode)` trains the SE-CRNN student with the preset's settings, the
 # frozen teacher's outputs being read from the cache (computed once); a finished run is loaded
-# instead. Each run: a few seconds in the `tiny` preset, a few minutes in the `course` preset.
+# instead. Each run: a few seconds in the `tiny` preset; in the `course` preset, 10-15 minutes on
+# one core of a fast machine if it is not cached yet (`make course` trains them beforehand).
 # Both are part of the ablation of notebook 08, which will reuse them.
 
 # %%
@@ -297,22 +299,26 @@ plt.show()
 # `sup` (labels) is the same loss in every run, but it need not fall alike: a run whose gradient
 # also pulls towards the teacher spends part of each step on that, and where the teacher and the
 # labels disagree the two terms compete (compare where each run's `sup` ends). `kd` is the term
-# each mode *minimises*: the student's distance to the teacher in `kd`, the mean student's in
-# `takd` (the supervised run has none). The next figure shows both distances for both runs: the training loop logs them
-# (`kd_student`, `kd_mean`) whenever the teacher's outputs are in the batch.
+# each mode *minimises* besides the labels, and it is not the same quantity in both runs: in `kd`
+# it is the student's distance to the teacher; in `takd` (the blended target) it is the
+# consistency to `λ·mean student + (1 - λ)·teacher`, which is why its `kd` and `cons` panels show
+# the same green curve. Do not compare the two `kd` curves with each other. The next figure
+# compares like with like: the training loop logs both distances to the teacher (`kd_student`,
+# `kd_mean`) in every run whenever the teacher's outputs are in the batch.
 
 # %%
 fig = plots_distill.plot_kd_distances({m: histories[m] for m in ("kd", "takd")}, window=window)
 plt.show()
 
 # %% [markdown]
-# Look for two things. The dashed lines (mean students) are smoother than the solid ones: the
-# average filters the step-to-step noise, which is what makes it a stable target. And ask which
-# distance each mode pulls down: TAKD puts its loss on the *mean student*, KD on the student,
-# whose mean student follows with a delay. Which mean student ends closer to the teacher is not
-# decided by where the loss sits alone: with the interpolated gradient TAKD's pull is scaled by
-# `1 - α` (section 3), so a KD run can bring even its mean student closer. Read the end of the
-# dashed lines against each other before you answer.
+# Look for two things. The dashed lines (mean students) lag the solid ones: the mean student is
+# an average of the student's past weights, so it follows with a delay (after the moving average
+# of the plot both look about as noisy). And ask which distance each mode pulls down: KD pulls the
+# student itself towards the teacher; TAKD's blended target pulls it towards a point between its
+# own mean student and the teacher, so it moves towards the teacher more gently. Which mean
+# student ends closer to the teacher is therefore not decided by the names of the modes: read the
+# ends of the dashed lines against each other before you answer, and remember that one seed is
+# one sample (notebook 08 draws the spread over seeds).
 #
 # How do the three students do on the evaluation split? Each is scored with the weights chosen
 # on the validation split, its own or its mean student's (the `weights` column), as DCASE keeps
@@ -440,9 +446,10 @@ learner_runs.runs_table(runs_6a, extra={"final kd_student": [r.final("kd_student
 #
 # <!-- BEGIN ANSWER -->
 # Being closer to the teacher helps only as far as the teacher is right: where the teacher
-# errs, a student that listens harder copies its errors. A large `w_kd` also crowds out the
-# supervised term: the `sup` curve of that run falls more slowly, so the student learns less from
-# the labels in the same steps. And a difference between two short runs of one seed is only worth
+# errs, a student that listens harder copies its errors. A large `w_kd` can also crowd out the
+# supervised term, so that the student learns less from the labels in the same steps: compare the
+# two runs' `sup` curves (in short runs they often overlap, and then this reason did not bite in
+# your run). And a difference between two short runs of one seed is only worth
 # something when it is larger than the seed spread (notebook 08); rerun with another `SEED` to see
 # how much the table moves. The direction in question 1 is robust; the answer to question 2 is
 # what the ablation has to measure with full runs and several seeds.

@@ -120,7 +120,7 @@ print("fresh student, cosine:", float(eefd(out.embedding_pred, target, "cosine")
 #
 # The `eefd` mode adds `w_emb · L_EEFD` to the supervised and consistency losses (no teacher
 # KD yet; notebook 08 combines both). The pipeline loads the finished run, or trains it (a few
-# seconds in `tiny`, a few minutes in `course`). We also load the supervised student for
+# seconds in `tiny`, 10-15 minutes on one core in `course` if not cached). We also load the supervised student for
 # comparison: it has the same `embedding_head`, but nothing ever trains it, so it stays at its
 # random initial weights.
 

@@ -20,7 +20,7 @@
 # **Prerequisites.** Notebooks 03-07.
 #
 # **Time.** About 40 minutes with the cached runs of notebooks 05-07 (training the missing runs
-# adds a few minutes per student run in the `course` preset): set-up 2 min · the total loss
+# adds 10-15 minutes per student run on one core in the `course` preset): set-up 2 min · the total loss
 # (Exercise 8.1) 6 min · the ablation 8 min · figures and learning curves 9 min · clips 5 min · your experiment
 # (8.A) 7 min · questions 3 min.
 
@@ -131,7 +131,8 @@ print(f"training_step: {float(loss.detach()):.6f}   total_loss: {float(mine.deta
 # better of the two (as DCASE keeps the better of student and mean teacher; the `weights` column
 # says which), and reports that one on the evaluation split, with both weights' evaluation scores
 # in the last two columns. Runs finished in notebooks 05-07 are reused; in the `course`
-# preset each missing student run takes a few minutes on 2 CPU cores (the bars show progress).
+# preset each missing student run takes 10-15 minutes on one core, two runs at a time on 2 cores
+# (the bars show progress).
 # The table gives mean ± standard deviation over seeds (a spread of zero with one seed).
 
 # %%
@@ -307,8 +308,9 @@ widgets.interactive_clip_predictions(scores, ev.strong, frame_seconds=frame_s, f
 # %% [markdown]
 # Things to look for: onsets and offsets (PSDS1 rewards sharp, well-placed edges), short events
 # (Dog, Dishes, Cat) that a small student tends to miss or smear, and classes the supervised
-# student confuses that the teacher does not (PSDS2 penalises cross-triggers). The mean student's
-# curve is smoother than the student's: the same averaging as in notebook 06, seen in the outputs.
+# student confuses that the teacher does not (PSDS2 penalises cross-triggers). Compare the dual
+# student's own weights with its mean student (the kept one is marked): they are averages of
+# each other's past, so they mostly agree, and where they differ neither is always the better.
 
 # %% [markdown]
 # ## 5. Experiment 8.A: what does distillation add to a student that has learnt from labels? (7 min)
