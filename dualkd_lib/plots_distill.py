@@ -719,6 +719,7 @@ def plot_se_attention(weights: Sequence[Mapping[str, np.ndarray]], *, blocks: Se
             ax.set_ylim(0, 1)
             ax.set_title(f"block {b}: SE channel weights", fontsize=9)
             ax.set_xlabel("channel")
+            ax.set_ylabel("weight (0 off, 1 passed)")
         else:
             ax.set_axis_off()
         ax = axes[1, j]

@@ -236,7 +236,7 @@ scaler = ctx.scaler()  # fitted on the training splits once, then cached
 fig, ax = plt.subplots(figsize=(8, 2.6))
 ax.plot(scaler.mean.numpy(), label="mean (dB)")
 ax.plot(scaler.std.numpy(), label="std (dB)")
-ax.set(xlabel="mel bin", title="per-bin statistics of the training features")
+ax.set(xlabel="mel bin", ylabel="dB", title="per-bin statistics of the training features")
 ax.legend()
 plt.show()
 
