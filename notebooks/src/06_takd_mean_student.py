@@ -252,7 +252,7 @@ table.round(5)
 # %% [markdown]
 # The two TAKD gradients point the same way (their cosine, last column, is near 1): both ask
 # "what would bring the mean student closer to the teacher?". They differ in size by about `1 - α`. Plain KD's gradient
-# points almost the opposite way from both here (a negative cosine in the last column): the
+# points almost the opposite way from both here (the negative cosines in the table): the
 # student and its mean student sit on different sides of the teacher. With the
 # `"interpolated"` choice, TAKD is a gentle, exact nudge; with `"straight_through"`, a strong
 # one that the docstring of `mean_student_forward` warns can overshoot with a large `w_kd`
