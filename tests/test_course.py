@@ -416,13 +416,22 @@ def test_every_notebooks_time_items_add_up_to_its_total(tmp_path: Path) -> None:
         course.time_estimate(root / "notebooks" / "src" / "09_demo.py")
 
 
-def test_the_instructors_schedules_use_the_notebooks_times_and_add_up() -> None:
+def _instructor_section(heading: str) -> str:
+    """The text of ``docs/INSTRUCTOR.md`` under ``## heading``, up to the next ``## `` heading."""
     text = (ROOT / "docs" / "INSTRUCTOR.md").read_text(encoding="utf-8")
+    return text.split(f"## {heading}")[1].split("\n## ")[0]
+
+
+def _cells(line: str) -> list[str]:
+    """The stripped cells of one markdown table row."""
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def test_the_instructors_schedules_use_the_notebooks_times_and_add_up() -> None:
     totals = {source.name[:2]: course.time_estimate(source)[0]
               for source in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))}
-    day = text.split("## A one-day schedule")[1].split("\n## ")[0]
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in day.splitlines()
-            if line.startswith("| ") and ":" in line.split("|")[1]]
+    day = _instructor_section("A one-day schedule")
+    rows = [_cells(line) for line in day.splitlines() if line.startswith("| ") and ":" in _cells(line)[0]]
     seen = []
     for (start, what, minutes), (next_start, _, _) in zip(rows, rows[1:]):
         assert _minutes(next_start) - _minutes(start) == int(minutes), (start, what)
@@ -432,21 +441,19 @@ def test_the_instructors_schedules_use_the_notebooks_times_and_add_up() -> None:
     assert seen == sorted(totals), "the day must teach every notebook, in order"
     teaching = sum(totals.values())
     assert f"{teaching} minutes of teaching" in day
-    half = text.split("## A half day")[1].split("\n## ")[0]
-    kept = [line.split("|")[1].strip()[:2] for line in half.splitlines() if line.startswith("| ") and
-            line.split("|")[1].strip()[:2].isdigit()]
-    for row in half.splitlines():
-        if row.startswith("| ") and row.split("|")[1].strip()[:2].isdigit():
-            assert int(row.split("|")[2]) == totals[row.split("|")[1].strip()[:2]], row
+    half = _instructor_section("A half day")
+    half_rows = [_cells(line) for line in half.splitlines() if line.startswith("| ") and _cells(line)[0][:2].isdigit()]
+    kept = [cells[0][:2] for cells in half_rows]
+    for cells in half_rows:
+        assert int(cells[1]) == totals[cells[0][:2]], cells
     assert f"That is {sum(totals[k] for k in kept)} minutes" in half
 
 
 def test_the_instructors_fixed_numbers_are_the_librarys() -> None:
     from dualkd_lib import config, features, models
 
-    text = (ROOT / "docs" / "INSTRUCTOR.md").read_text(encoding="utf-8")
-    rows = {line.split("|")[2].strip(): line.split("|")[3].strip() for line in
-            text.split("## Numbers the room will see")[1].split("\n## ")[0].splitlines() if line.startswith("| 0")}
+    rows = {_cells(line)[1]: _cells(line)[2] for line in
+            _instructor_section("Numbers the room will see").splitlines() if line.startswith("| 0")}
     c = config.COURSE
     g = c.generator
     assert rows[next(k for k in rows if k.startswith("clips per split"))] == " / ".join(
@@ -479,11 +486,8 @@ def _span(values: list[float]) -> str:
 def test_the_instructors_score_ranges_are_the_records() -> None:
     from dualkd_lib import measured
 
-    text = (ROOT / "docs" / "INSTRUCTOR.md").read_text(encoding="utf-8")
-    section = text.split("## Scores of the trained models")[1].split("\n## ")[0]
-    rows = {cells[0]: cells[1:] for cells in
-            ([c.strip() for c in line.strip().strip("|").split("|")] for line in section.splitlines()
-             if line.startswith("| ") and not line.startswith("| model"))}
+    rows = {_cells(line)[0]: _cells(line)[1:] for line in _instructor_section("Scores of the trained models").splitlines()
+            if line.startswith("| ") and not line.startswith("| model")}
     record = measured.read("ablation_course")
     assert set(rows) == {row["reading"] for row in record["rows"]}, "one line per row of the record"
     for row in record["rows"]:
