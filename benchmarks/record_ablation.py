@@ -40,9 +40,9 @@ def filled_in(old: dict, new: dict, work_dir: Path, machine: str) -> dict:
     rows = {r["reading"]: r for r in old["rows"]}
     added = []
     for fresh in new["rows"]:
+        whole_row_missing = fresh["reading"] in wanted and fresh["reading"] not in rows
         for i, seed in enumerate(fresh["seeds"]):
-            if f"{fresh['reading']} seed {seed}" not in wanted and not (
-                    fresh["reading"] in wanted and fresh["reading"] not in rows):
+            if f"{fresh['reading']} seed {seed}" not in wanted and not whole_row_missing:
                 continue
             row = rows.setdefault(fresh["reading"], {"reading": fresh["reading"], "seeds": [],
                                                      **{k: [] for k in PER_SEED}, "command": fresh["command"]})

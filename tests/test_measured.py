@@ -64,5 +64,7 @@ def test_record_ablation_fill_missing_adds_only_the_missing_runs() -> None:
     assert out["rows"][0]["psds1"] == [0.5], "a run the record has is kept, not replaced"
     assert out["rows"][1]["seeds"] == [0, 1, 2] and out["rows"][1]["psds1"] == [0.1, 0.2, 0.3]
     assert out["missing"] == [] and out["filled_in"][0]["runs"] == ["plain seed 0"]
+    whole = mod.filled_in({**old, "rows": old["rows"][:1], "missing": ["plain"]}, new, Path("/tmp/w"), "a machine")
+    assert whole["rows"][1]["seeds"] == [0, 1, 2], "a reading missing as a whole gets every seed the folder has"
     with pytest.raises(SystemExit, match="none of the record's missing runs"):
         mod.filled_in({**out, "missing": ["other seed 4"]}, new, Path("/tmp/w"), "a machine")
