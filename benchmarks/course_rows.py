@@ -13,7 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
-from dualkd_lib import config, pipeline  # noqa: E402
+from dualkd_lib import config  # noqa: E402
+from dualkd_lib.recipe import pipeline
 
 torch.set_num_threads(1)
 ctx = pipeline.Context.create(config.COURSE, progress=False)

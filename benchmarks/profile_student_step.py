@@ -30,7 +30,9 @@ from dualkd_lib.constants import CLASSES  # noqa: E402
 from dualkd_lib.datasets import SEDDataset, build_train_loader  # noqa: E402
 from dualkd_lib.distill import ema_alpha, mean_student_forward, mode_uses, update_ema  # noqa: E402
 from dualkd_lib.features import n_frames, n_output_frames  # noqa: E402
-from dualkd_lib.train import _to_device, mixup_batch, training_step  # noqa: E402
+from dualkd_lib.datasets import mixup_batch  # noqa: E402
+from dualkd_lib.train import training_step  # noqa: E402
+from dualkd_lib.train.loop import _to_device  # noqa: E402
 
 torch.set_num_threads(1)
 P = config.COURSE

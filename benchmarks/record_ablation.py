@@ -19,7 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from dualkd_lib import config, measured, pipeline, train  # noqa: E402
+from dualkd_lib import config, train  # noqa: E402
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import measured
 
 WINDOW = 10  # steps averaged into one point of a per-step curve
 

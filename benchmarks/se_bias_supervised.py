@@ -7,7 +7,8 @@ import sys, json, time, dataclasses, os
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 import torch
 torch.set_num_threads(1)
-from dualkd_lib import pipeline, config, models
+from dualkd_lib import config, models
+from dualkd_lib.recipe import pipeline
 from dualkd_lib.train import load_model_from_checkpoint
 variant, steps = sys.argv[1], int(sys.argv[2])
 lr = float(sys.argv[3]) if len(sys.argv) > 3 else 3e-3

@@ -29,7 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
-from dualkd_lib import config, pipeline, train  # noqa: E402
+from dualkd_lib import config, train  # noqa: E402
+from dualkd_lib.recipe import pipeline
 
 C = config.COURSE
 VARIANTS = {

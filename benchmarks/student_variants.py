@@ -1,6 +1,6 @@
 """Train one student variant on the course data and score it on the validation split.
 
-How the course preset's student recipe was chosen (docs/ARCHITECTURE.md, "The course
+How the course preset's student recipe was chosen (docs/results/student-design-log.md, "The course
 student"): each call trains one SE-CRNN variant for the course preset's 450 steps with
 overrides of its model config and training config, then prints and appends to
 ``OUT/results.jsonl`` the PSDS and F1 of the student's own weights and of its mean
@@ -24,7 +24,9 @@ from pathlib import Path
 
 import torch
 
-from dualkd_lib import config, models, pipeline, train
+from dualkd_lib import config, models, train
+from dualkd_lib.distill import mode_uses
+from dualkd_lib.recipe import pipeline
 
 
 def main() -> None:
@@ -46,7 +48,7 @@ def main() -> None:
     ctx = pipeline.Context.create(preset, data_root=args.data, work_dir=args.work_dir, progress=False)
     cfg = dataclasses.replace(preset.student_config(mode, args.seed), **train_over)
     model = models.SECRNN(dataclasses.replace(preset.student, **model_over), seed=args.seed)
-    needs_teacher, needs_emb = mode in ("kd", "takd", "dual"), mode in ("eefd", "dual")
+    needs_teacher, needs_emb = mode_uses(mode, "kd"), mode_uses(mode, "emb")
     if needs_teacher:
         ctx.teacher()
     loader = ctx.train_loader(batch_sizes=cfg.batch_sizes, seed=args.seed, with_teacher=needs_teacher,

@@ -13,7 +13,8 @@ default one. Data and caches: data/experiments/.
 import sys, json, time, dataclasses, os, logging
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 import torch
-from dualkd_lib import pipeline, config, models, generate
+from dualkd_lib import config, models, generate
+from dualkd_lib.recipe import pipeline
 from dualkd_lib.recording import ROOM_MICROPHONE
 from dualkd_lib.corpus import TAXONOMY
 stage = sys.argv[1]
@@ -95,7 +96,7 @@ elif stage == "embedding":  # the stand-in alone (PRETRAIN_CLIPS / _EPOCHS varia
     log(stage="probe", work=WORK, probe=pipeline.probe_metrics(ctx))
 elif stage == "experiments":  # the learner's Experiments 6.A, 7.A and 8.A (notebooks 06-08), timed
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
-    from dualkd_lib import learner_runs
+    from dualkd_lib.teaching import learner_runs
     ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     ctx.teacher(), ctx.embedding_model()
     for exp, mode, changes in (("6.A", "kd", {"w_kd": 0.25}), ("6.A", "kd", {"w_kd": 4.0}),

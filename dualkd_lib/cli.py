@@ -11,16 +11,15 @@ import logging
 import sys
 from pathlib import Path
 
+from dualkd_lib.config import PRESETS
 from dualkd_lib.constants import PRESET_ENV_VAR
-
-PRESETS = ("tiny", "course", "desed")
-MODES = ("supervised", "kd", "takd", "eefd", "dual")
+from dualkd_lib.distill import STUDENT_MODES
 
 
 def _add_preset(p: argparse.ArgumentParser, *, default: str | None = None) -> None:
     p.add_argument(
         "--preset",
-        choices=PRESETS,
+        choices=tuple(PRESETS),
         default=default,
         help=f"size of the run (default: ${PRESET_ENV_VAR} or 'course')",
     )
@@ -78,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train-student", help="train the SE-CRNN student in one distillation mode")
     _add_run_args(p)
-    p.add_argument("--mode", choices=MODES, required=True)
+    p.add_argument("--mode", choices=STUDENT_MODES, required=True)
 
     p = sub.add_parser("ablation", help="teacher + five student modes over seeds -> table (Markdown and JSON)")
     _add_preset(p)
@@ -142,6 +141,29 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data", type=Path, default=None, help="data folder (default: data/generated/<preset>)")
     q.add_argument("--work-dir", type=Path, default=None, help="work folder (default: data/cache/<preset>)")
 
+    p = sub.add_parser("notebooks", help="build the notebooks from notebooks/src, check them, or run some headless")
+    p.add_argument("--root", type=Path, default=None, help="repository root (default: the one this package lives in)")
+    nb = p.add_subparsers(dest="notebooks_command", required=True, metavar="ACTION")
+    nb.add_parser("build", help="generate notebooks/*.ipynb and notebooks/solutions/*.ipynb from notebooks/src/*.py")
+    nb.add_parser("check", help="exit 1 when a generated notebook is stale or a notebook has outputs")
+    q = nb.add_parser("run", help="execute notebooks headless and print a timing table")
+    q.add_argument("--variant", choices=("student", "solutions"), default="solutions")
+    q.add_argument("--preset", choices=tuple(PRESETS), default="tiny")
+    q.add_argument("--out", type=Path, default=None, help="save executed copies here")
+    q.add_argument("--timeout", type=int, default=1800, help="per-cell timeout in seconds")
+    q.add_argument("names", nargs="*", help="notebooks by stem or number (default: all)")
+
+    p = sub.add_parser("ddp", help="train the teacher or a student on several processes (start with torchrun)")
+    p.add_argument("ddp_command", choices=("train-teacher", "train-student"))
+    _add_preset(p)
+    p.add_argument("--data", type=Path, default=None, help="dataset root (DESED folder for --preset desed)")
+    p.add_argument("--work-dir", type=Path, default=None, help="caches and runs (default data/cache/<preset>)")
+    p.add_argument("--mode", default="dual", choices=STUDENT_MODES, help="student mode")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-process-batch", action="store_true",
+                   help="the preset's batch sizes are per process (default: global, split over processes)")
+    p.add_argument("--backend", default=None, help="nccl or gloo (default: nccl with CUDA, else gloo)")
+
     p = sub.add_parser("course", help="run every notebook headless and save the executed copies")
     _add_preset(p)
     p.add_argument("--out", type=Path, default=Path("build/notebooks"))
@@ -170,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # a torch/torchaudio pair that does not load together fails inside torchaudio
         if "torchaudio" not in str(err):
             raise
-        from dualkd_lib import doctor
+        from dualkd_lib.teaching import doctor
 
         print(f"dualkd {args.command}: error: {doctor.check_torch_pair().message}", file=sys.stderr)
         return 2
@@ -178,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "doctor":
-        from dualkd_lib import doctor
+        from dualkd_lib.teaching import doctor
 
         if args.lock_only:
             drift = doctor.lock_drift()
@@ -200,7 +222,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"\n{len(bad)} problem(s)" + (": " + "; ".join(r["item"] for r in bad) if bad else ": ready"))
         return 1 if bad else 0
     if args.command == "make-data":
-        from dualkd_lib import pipeline
+        from dualkd_lib.recipe import pipeline
 
         info = pipeline.make_data(args.preset, args.out, seed=args.seed, overwrite=args.overwrite)
         print(json.dumps({k: info[k] for k in ("clips", "seconds", "clips_per_second") if k in info}, indent=2))
@@ -226,7 +248,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"{key:>20}: {value}")
         return 0
     if args.command == "pretrain":
-        from dualkd_lib import pipeline, pretrained
+        from dualkd_lib.recipe import pipeline, pretrained
 
         name = _resolve_preset(args.preset)
         work = args.work_dir or pipeline.default_work_dir(name).with_name(f"{name}-pretrain")
@@ -239,7 +261,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(json.dumps(json.loads(manifest.read_text())["scores"], indent=2))
         return 0
     if args.command in ("train-teacher", "train-student"):
-        from dualkd_lib import pipeline
+        from dualkd_lib.recipe import pipeline
 
         ctx = pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
         if args.command == "train-teacher":
@@ -249,7 +271,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"checkpoint: {path}")
         return 0
     if args.command == "ablation":
-        from dualkd_lib import pipeline
+        from dualkd_lib.recipe import pipeline
 
         ctx = pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
         jobs = args.jobs if args.jobs is not None else pipeline.default_jobs()
@@ -271,14 +293,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"dualkd predict: {result.summary()}")
         return result.exit_code  # 0, or predict.SKIPPED_EXIT_CODE (3) when files were skipped
     if args.command == "export":
-        from dualkd_lib import export
+        from dualkd_lib.deploy import export
 
         info = export.export_main(args.checkpoint, args.out, overwrite=args.overwrite, quantize=args.quantize,
                                   data_root=args.data)
         print(json.dumps(info, indent=2, default=str))
         return 0
     if args.command == "benchmark":
-        from dualkd_lib import benchmark
+        from dualkd_lib.deploy import benchmark
 
         info = benchmark.benchmark_main(args.out, preset=_resolve_preset(args.preset), repeats=args.repeats,
                                         work_dir=args.work_dir, overwrite=args.overwrite)
@@ -290,7 +312,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(desed_real.prepare_desed(args.root, args.out).summary())
         return 0
     if args.command == "cache":
-        from dualkd_lib import classroom_cache
+        from dualkd_lib.course import classroom_cache
 
         if args.cache_command == "pack":
             out = classroom_cache.pack(_resolve_preset(args.preset), args.out, data_root=args.data,
@@ -301,11 +323,49 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"classroom cache unpacked in {info['seconds']:.1f} s: {info['files']} files "
               f"({info['bytes'] / 1e6:.0f} MB, preset {info['preset']}) into {info['data_root']} and {info['work_dir']}")
         return 0
-    if args.command == "course":
-        from dualkd_lib import course
+    if args.command == "notebooks":
+        return _notebooks(args)
+    if args.command == "ddp":
+        from dualkd_lib.recipe import pipeline
 
-        return course.main_run_course(preset=_resolve_preset(args.preset), out_dir=args.out, jobs=args.jobs)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
+        pipeline.train_distributed(args.ddp_command, preset=args.preset, data_root=args.data, work_dir=args.work_dir,
+                                   mode=args.mode, seed=args.seed, split_batch=not args.per_process_batch,
+                                   backend=args.backend)
+        return 0
+    if args.command == "course":
+        from dualkd_lib.course import run
+
+        return run.main_run_course(preset=_resolve_preset(args.preset), out_dir=args.out, jobs=args.jobs)
     raise AssertionError(args.command)  # pragma: no cover
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    """``dualkd notebooks build|check|run``: the course's notebooks from their sources."""
+    from dualkd_lib.course import build, run
+
+    try:
+        if args.notebooks_command == "build":
+            changed = build.build(args.root)
+            print(f"{len(changed)} notebook file(s) written" if changed else "all notebooks up to date")
+            return 0
+        if args.notebooks_command == "check":
+            problems = build.check(args.root)
+            for problem in problems:
+                print(f"notebooks check: {problem}", file=sys.stderr)
+            if not problems:
+                print("notebooks check: all notebooks match their sources and carry no outputs")
+            return 1 if problems else 0
+        timings = run.run_notebooks(args.variant, args.preset, out_dir=args.out, names=args.names or None,
+                                    timeout=args.timeout, root=args.root)
+        print(run.timing_table(timings))
+        return 0
+    except run.NotebookExecutionError as err:
+        print(f"notebooks run: {err}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError) as err:
+        print(f"notebooks {args.notebooks_command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

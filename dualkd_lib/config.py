@@ -21,7 +21,7 @@ from dualkd_lib import generate as G
 from dualkd_lib import models as M
 from dualkd_lib.constants import PRESET_ENV_VAR
 from dualkd_lib.corpus import TAXONOMY
-from dualkd_lib.train import TrainConfig
+from dualkd_lib.train.config import TrainConfig
 
 
 @dataclass(frozen=True)

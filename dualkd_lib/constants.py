@@ -29,3 +29,5 @@ CLIP_SECONDS: float = 10.0
 #: Name of the environment variable that selects the preset
 #: (``tiny``, ``course`` or ``desed``).
 PRESET_ENV_VAR: str = "DUALKD_PRESET"
+#: Environment variable that overrides the notebooks' ``DATA_ROOT`` parameter.
+DATA_ROOT_ENV_VAR: str = "DUALKD_DATA_ROOT"

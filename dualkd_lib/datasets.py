@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -383,3 +384,38 @@ def build_train_loader(
         len(sampler),
     )
     return DataLoader(concat, batch_sampler=sampler, num_workers=0, collate_fn=collate_batch)
+
+
+#: Batch entries mixed by mixup (features, labels and cached targets, the same way).
+MIXED_KEYS: tuple[str, ...] = ("features", "strong", "weak", "embeddings", "teacher_strong", "teacher_weak")
+
+
+def mixup_batch(batch: Mapping[str, Any], rng: np.random.Generator, *, prob: float, beta: float) -> dict[str, Any]:
+    """DCASE-style mixup inside the batch, with probability ``prob``.
+
+    One weight ``c ~ Beta(beta, beta)`` (taken as ``max(c, 1-c)``) per batch;
+    each clip is mixed with another clip *of the same group* (strong, weak or
+    unlabeled, from the masks), so the masks stay true. Features, labels and
+    cached embeddings / teacher outputs (:data:`MIXED_KEYS`) are mixed the same
+    way: ``c·x + (1-c)·x[perm]``. (DCASE mixes only the labeled groups; we mix
+    the unlabeled one too, its cached targets stay consistent.) Returns a new
+    dict; the input is not changed. Taught in notebook 03.
+    """
+    out = dict(batch)
+    if prob <= 0 or rng.random() >= prob:
+        return out
+    c = float(rng.beta(beta, beta))
+    c = max(c, 1.0 - c)
+    has_strong = batch["has_strong"].bool().cpu().numpy()
+    has_weak = batch["has_weak"].bool().cpu().numpy()
+    groups = [has_strong, has_weak & ~has_strong, ~has_weak & ~has_strong]
+    perm = np.arange(len(has_strong))
+    for g in groups:
+        idx = np.flatnonzero(g)
+        perm[idx] = idx[rng.permutation(len(idx))]
+    perm_t = torch.from_numpy(perm)
+    for key in MIXED_KEYS:
+        value = batch.get(key)
+        if isinstance(value, torch.Tensor):
+            out[key] = c * value + (1.0 - c) * value[perm_t.to(value.device)]
+    return out

@@ -55,6 +55,8 @@ MODE_TERMS: dict[str, tuple[str, ...]] = {
     "eefd": ("emb",),
     "dual": ("kd", "takd", "emb"),
 }
+#: The five student modes of the ablation, in table order (every mode but the teacher's).
+STUDENT_MODES: tuple[str, ...] = tuple(m for m in MODE_TERMS if m != "teacher")
 
 
 def mode_uses(mode: str, term: str) -> bool:
@@ -153,6 +155,24 @@ def supervised_loss(out: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor
         loss = loss + F.binary_cross_entropy(out.strong[has_strong], batch["strong"][has_strong].float())
     if has_weak.any():
         loss = loss + F.binary_cross_entropy(out.weak[has_weak], batch["weak"][has_weak].float())
+    return loss
+
+
+def total_loss(terms: Mapping[str, torch.Tensor], mode: str, w_cons: float, w_kd: float, w_emb: float) -> torch.Tensor:
+    """The student's total loss for one ``mode`` from already computed loss terms.
+
+    ``L = sup + w_cons·cons [+ w_kd·kd] [+ w_emb·emb]``: ``kd`` counts in the modes kd,
+    takd and dual (in takd/dual it is the *mean student's* KD term), ``emb`` in eefd and
+    dual (:data:`MODE_TERMS`). Other entries of ``terms`` (such as the
+    ``kd_student``/``kd_mean`` diagnostics) never count. ``w_cons`` is this step's
+    ramped-up consistency weight. The training step (:func:`dualkd_lib.train.training_step`)
+    calls it. Taught in notebook 08 (Exercise 8.1).
+    """
+    loss = terms["sup"] + w_cons * terms["cons"]
+    if mode_uses(mode, "kd"):
+        loss = loss + w_kd * terms["kd"]
+    if mode_uses(mode, "emb"):
+        loss = loss + w_emb * terms["emb"]
     return loss
 
 

@@ -656,7 +656,7 @@ class FeatureCache:
         """Re-point the entries computed from WAVs under ``old_root`` to the same files under ``new_root``.
 
         For a data folder that was moved or copied with its content checked (a classroom
-        cache, :mod:`dualkd_lib.classroom_cache`): the entries' names and fingerprints hold
+        cache, :mod:`dualkd_lib.course.classroom_cache`): the entries' names and fingerprints hold
         absolute paths and time stamps, so without this every split would be computed
         again. An entry whose files are not all under ``old_root``, or whose new files
         differ in size, is left alone (it is then recomputed when used). Returns the number

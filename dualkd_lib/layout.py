@@ -68,3 +68,65 @@ def split_paths(root: str | Path, split: str) -> tuple[Path, Path | None, Path |
         root / s.labels if s.labels else None,
         root / s.durations if s.durations else None,
     )
+
+
+# --------------------------------------------------------------------------
+# Where the course keeps its data and its work folders
+# --------------------------------------------------------------------------
+def package_parent() -> Path:
+    """The folder that holds the ``dualkd_lib`` package (the repository, in a clone)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def repo_root() -> Path:
+    """The repository folder (holds ``pyproject.toml``); the current folder outside a clone.
+
+    Taught in notebook 00.
+    """
+    here = package_parent()
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+def default_data_root(preset: str) -> Path:
+    """``<repo>/data/generated/<preset>``: where ``dualkd make-data`` puts a preset's data.
+
+    Outside a clone of the repository, ``data/generated/<preset>`` under the current folder.
+    Taught in notebook 00.
+    """
+    return repo_root() / "data" / "generated" / preset
+
+
+def default_work_dir(preset: str) -> Path:
+    """``<repo>/data/cache/<preset>``: features, frozen models' outputs, runs (``--work-dir``).
+
+    Taught in notebook 00.
+    """
+    return repo_root() / "data" / "cache" / preset
+
+
+# --------------------------------------------------------------------------
+# Inside a work folder
+# --------------------------------------------------------------------------
+def runs_dir(work_dir: str | Path) -> Path:
+    """``<work>/runs``: one folder per training run (``last.pt``, ``final.pt``, ``metrics.json``)."""
+    return Path(work_dir) / "runs"
+
+
+def teacher_run_dir(work_dir: str | Path, seed: int = 0) -> Path:
+    """``<work>/runs/teacher-seed<N>``: the CRNN teacher (with embedding fusion) of ``seed``."""
+    return runs_dir(work_dir) / f"teacher-seed{seed}"
+
+
+def plain_teacher_run_dir(work_dir: str | Path, seed: int = 0) -> Path:
+    """``<work>/runs/teacher-noemb-seed<N>``: the teacher CRNN trained without embeddings."""
+    return runs_dir(work_dir) / f"teacher-noemb-seed{seed}"
+
+
+def student_run_dir(work_dir: str | Path, mode: str, seed: int = 0) -> Path:
+    """``<work>/runs/student-<mode>-seed<N>``: one SE-CRNN student run (taught in notebook 05)."""
+    return runs_dir(work_dir) / f"student-{mode}-seed{seed}"
+
+
+def teacher_checkpoint(work_dir: str | Path, seed: int = 0) -> Path:
+    """``<work>/runs/teacher-seed<N>/final.pt``: the finished teacher of ``seed``."""
+    return teacher_run_dir(work_dir, seed) / "final.pt"

@@ -1011,7 +1011,7 @@ COURSE_TEACHER = CRNNConfig(
 #: ReLU instead of lightSED's context gating, and dropout 0.1 instead of 0.5: in the course's
 #: 450 training steps the gated, heavily dropped-out student learned nothing (PSDS1 0.000
 #: supervised on validation), the ReLU one does (measured side by side, see the
-#: ``activation`` note in docs/ARCHITECTURE.md). The desed preset keeps context gating.
+#: ``activation`` note in docs/results/student-design-log.md). The desed preset keeps context gating.
 COURSE_STUDENT = CRNNConfig(
     n_mels=64,
     channels=(8, 16, 32, 48, 48, 48, 48),

@@ -102,7 +102,7 @@ def copy_student_notebooks(dest: Path, root: Path = ROOT) -> list[Path]:
 
 
 def lab_environment(preset: str, home: Path) -> dict[str, str]:
-    """The server's environment (kernels inherit it): as ``course.run_notebooks`` plus its own Jupyter dirs."""
+    """The server's environment (kernels inherit it): as ``dualkd_lib.course.run.run_notebooks`` plus its own Jupyter dirs."""
     env = dict(os.environ)
     env.update({
         "DUALKD_PRESET": preset, "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1",

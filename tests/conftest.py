@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dualkd_lib import pipeline
+from dualkd_lib.recipe import pipeline
 
 
 def tiny_context(tmp_path_factory: pytest.TempPathFactory, name: str) -> pipeline.Context:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dualkd_lib import benchmark, export, models
+from dualkd_lib import models
+from dualkd_lib.deploy import benchmark, export
 
 @pytest.fixture(autouse=True)
 def _one_thread() -> None:

@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from conftest import tiny_context
-from dualkd_lib import classroom_cache, cli, config, pipeline
+from dualkd_lib import cli, config
+from dualkd_lib.course import classroom_cache
+from dualkd_lib.recipe import pipeline
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from dualkd_lib import course
+from dualkd_lib import cli
+from dualkd_lib.course import build, run
+from dualkd_lib.constants import DATA_ROOT_ENV_VAR
+from dualkd_lib.teaching import plots, setup
 
 matplotlib.use("Agg")
 
@@ -61,13 +64,13 @@ def _copy_course(tmp_path: Path) -> Path:
 # --- build -------------------------------------------------------------------
 def test_build_is_deterministic_and_idempotent(tmp_path: Path) -> None:
     root = _make_root(tmp_path, {p.name: p.read_text() for p in (ROOT / "notebooks" / "src").glob("*.py")})
-    written = course.build(root)
+    written = build.build(root)
     assert {p.name for p in written} >= {"00_course_map.ipynb"}
     first = {p: p.read_bytes() for p in written}
-    assert course.build(root) == []  # nothing changed
+    assert build.build(root) == []  # nothing changed
     for p in first:
         p.unlink()
-    course.build(root)
+    build.build(root)
     assert {p: p.read_bytes() for p in first} == first
     nb = json.loads((root / "notebooks" / "00_course_map.ipynb").read_text())
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
@@ -76,14 +79,14 @@ def test_build_is_deterministic_and_idempotent(tmp_path: Path) -> None:
 
 
 def test_committed_notebooks_match_their_sources() -> None:
-    assert course.check(ROOT) == [], "run `python -m dualkd_lib.course build`"
+    assert build.check(ROOT) == [], "run `dualkd notebooks build`"
 
 
 def test_student_variant_replaces_solutions_with_stubs(tmp_path: Path) -> None:
     root = _make_root(tmp_path, {"09_demo.py": DEMO})
     source = root / "notebooks" / "src" / "09_demo.py"
-    student = course.build_notebook(source, "student")
-    solution = course.build_notebook(source, "solutions")
+    student = build.build_notebook(source, "student")
+    solution = build.build_notebook(source, "solutions")
     cell, sol_cell = student.cells[3], solution.cells[3]
     assert cell.metadata["tags"] == ["exercise", "raises-exception"]
     assert sol_cell.metadata["tags"] == ["exercise"]
@@ -96,7 +99,7 @@ def test_student_variant_replaces_solutions_with_stubs(tmp_path: Path) -> None:
         namespace["double"](3)
     exec(sol_cell.source, namespace)
     assert namespace["double"](3) == 6
-    assert [s.message for s in course.list_exercises(source)] == ["Exercise 9.1: double the input"]
+    assert [s.message for s in build.list_exercises(source)] == ["Exercise 9.1: double the input"]
 
 
 @pytest.mark.parametrize(
@@ -115,13 +118,13 @@ def test_malformed_sources_are_refused_with_a_message(tmp_path: Path, old: str, 
     assert old in DEMO
     root = _make_root(tmp_path, {"09_demo.py": DEMO.replace(old, new)})
     with pytest.raises(ValueError, match=match):
-        course.build_notebook(root / "notebooks" / "src" / "09_demo.py", "student")
+        build.build_notebook(root / "notebooks" / "src" / "09_demo.py", "student")
 
 
 def test_badly_named_source_is_refused(tmp_path: Path) -> None:
     root = _make_root(tmp_path, {"9_Demo.py": DEMO})
     with pytest.raises(ValueError, match="NN_slug.py"):
-        course.find_sources(root)
+        build.find_sources(root)
 
 
 # --- check -------------------------------------------------------------------
@@ -133,13 +136,13 @@ def test_check_fails_on_a_notebook_with_outputs(tmp_path: Path, capsys: pytest.C
     code["execution_count"] = 1
     code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}]
     path.write_text(json.dumps(nb, indent=1))
-    problems = course.check(root)
-    assert any("00_course_map.ipynb" in p and "outputs" in p and "course build" in p for p in problems)
-    assert course.main(["--root", str(root), "check"]) == 1
+    problems = build.check(root)
+    assert any("00_course_map.ipynb" in p and "outputs" in p and "notebooks build" in p for p in problems)
+    assert cli.main(["notebooks", "--root", str(root), "check"]) == 1
     assert "00_course_map.ipynb" in capsys.readouterr().err
-    course.build(root)
-    assert course.check(root) == []
-    assert course.main(["--root", str(root), "check"]) == 0
+    build.build(root)
+    assert build.check(root) == []
+    assert cli.main(["notebooks", "--root", str(root), "check"]) == 0
 
 
 def test_check_fails_on_stale_missing_and_orphan_notebooks(tmp_path: Path) -> None:
@@ -148,7 +151,7 @@ def test_check_fails_on_stale_missing_and_orphan_notebooks(tmp_path: Path) -> No
     src.write_text(src.read_text() + "\n# %% [markdown]\n# One more cell.\n")
     (root / "notebooks" / "solutions" / "00_course_map.ipynb").unlink()
     shutil.copy(root / "notebooks" / "00_course_map.ipynb", root / "notebooks" / "99_orphan.ipynb")
-    problems = "\n".join(course.check(root))
+    problems = "\n".join(build.check(root))
     assert "notebooks/00_course_map.ipynb: out of date" in problems
     assert "notebooks/solutions/00_course_map.ipynb: missing" in problems
     assert "99_orphan.ipynb: no source" in problems
@@ -171,47 +174,47 @@ RUNNABLE = DEMO.replace('double = check_stub("9.1", double)', 'result = double(2
 
 def test_run_notebooks_tolerates_only_not_implemented_in_stub_cells(tmp_path: Path) -> None:
     root = _make_root(tmp_path, {"09_demo.py": RUNNABLE})
-    timings = course.run_notebooks("student", "tiny", out_dir=tmp_path / "out", root=root, timeout=120)
+    timings = run.run_notebooks("student", "tiny", out_dir=tmp_path / "out", root=root, timeout=120)
     assert [(t.name, t.variant, t.stubs_raised) for t in timings] == [("09_demo", "student", 1)]
     executed = json.loads((tmp_path / "out" / "09_demo.ipynb").read_text())
     assert "done 9.2" in "".join(executed["cells"][-1]["outputs"][0]["text"])
-    assert "| 09_demo | student |" in course.timing_table(timings)
+    assert "| 09_demo | student |" in run.timing_table(timings)
 
     bad = RUNNABLE.replace('print("done", z)', 'raise ValueError("boom")')
     (root / "notebooks" / "src" / "09_demo.py").write_text(bad)
-    with pytest.raises(course.NotebookExecutionError, match=r"notebook 09_demo, cell 6: ValueError: boom"):
-        course.run_notebooks("solutions", "tiny", root=root, timeout=120)
+    with pytest.raises(run.NotebookExecutionError, match=r"notebook 09_demo, cell 6: ValueError: boom"):
+        run.run_notebooks("solutions", "tiny", root=root, timeout=120)
 
 
 def test_run_notebooks_rejects_bad_arguments(tmp_path: Path) -> None:
     root = _make_root(tmp_path, {"09_demo.py": DEMO})
     with pytest.raises(ValueError, match="Unknown notebook '42'"):
-        course.run_notebooks("student", "tiny", names=["42"], root=root)
+        run.run_notebooks("student", "tiny", names=["42"], root=root)
     with pytest.raises(ValueError, match="variant"):
-        course.run_notebooks("teacher", "tiny", root=root)
+        run.run_notebooks("teacher", "tiny", root=root)
     with pytest.raises(ValueError, match="preset"):
-        course.run_notebooks("student", "huge", root=root)
+        run.run_notebooks("student", "huge", root=root)
 
 
 # --- inside the notebooks ---------------------------------------------------------
 def test_notebook_setup_seeds_and_resolves_paths(tmp_path: Path) -> None:
-    setup = course.notebook_setup("tiny", seed=3)
+    settled = setup.notebook_setup("tiny", seed=3)
     a = torch.rand(3), np.random.rand(2)
-    course.notebook_setup("tiny", seed=3)
+    setup.notebook_setup("tiny", seed=3)
     b = torch.rand(3), np.random.rand(2)
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    assert setup.preset == "tiny" and setup.data_root == ROOT / "data" / "generated" / "tiny"
-    assert setup.cache_dir == ROOT / "data" / "cache" / "tiny"
-    assert course.notebook_setup("course", data_root=str(tmp_path)).data_root == tmp_path.resolve()
+    assert settled.preset == "tiny" and settled.data_root == ROOT / "data" / "generated" / "tiny"
+    assert settled.cache_dir == ROOT / "data" / "cache" / "tiny"
+    assert setup.notebook_setup("course", data_root=str(tmp_path)).data_root == tmp_path.resolve()
     with pytest.raises(ValueError, match="Unknown preset 'large'"):
-        course.notebook_setup("large")
+        setup.notebook_setup("large")
 
 
 def test_data_status_reports_missing_splits_and_the_command(tmp_path: Path) -> None:
-    status = course.data_status(tmp_path / "nothing", "tiny")
+    status = setup.data_status(tmp_path / "nothing", "tiny")
     assert not status.ready and len(status.missing) >= 5
     assert status.command.startswith("dualkd make-data --preset tiny --out ")
-    inside = course.data_status(ROOT / "data" / "generated" / "tiny", "tiny")
+    inside = setup.data_status(ROOT / "data" / "generated" / "tiny", "tiny")
     assert inside.command == "dualkd make-data --preset tiny --out data/generated/tiny"
     from dualkd_lib.layout import SPLITS, split_paths
 
@@ -223,14 +226,14 @@ def test_data_status_reports_missing_splits_and_the_command(tmp_path: Path) -> N
             if tsv is not None:
                 tsv.parent.mkdir(parents=True, exist_ok=True)
                 tsv.write_text("filename\n")
-    assert course.data_status(tmp_path, "tiny").ready
+    assert setup.data_status(tmp_path, "tiny").ready
 
 
 def test_environment_report_and_method_diagram() -> None:
-    rows = {r["item"]: r for r in course.environment_report("tiny")}
+    rows = {r["item"]: r for r in setup.environment_report("tiny")}
     assert rows["torch + torchaudio"]["value"].startswith("2.11") and rows["torch + torchaudio"]["status"] == "ok"
     assert {"python", "lock", "sed_scores_eval", "GPU (CUDA)", "CPU threads (torch)", "data (tiny)", "cache (tiny)"} <= set(rows)
-    fig = course.draw_method_diagram()
+    fig = plots.draw_method_diagram()
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
     for word in ("teacher", "mean student", "embedding distillation", "L_{TAKD}", "L_{EEFD}"):
         assert word in texts
@@ -248,28 +251,29 @@ def test_run_course_prints_timings_then_the_ablation_table(tmp_path: Path, monke
 
     def fake_run(variant, preset, out_dir=None, **kwargs):
         calls.append((variant, preset, kwargs["timeout"]))
-        return [course.NotebookTiming("08_dual_kd_ablation", variant, 12.5, 30, 0)]
+        return [run.NotebookTiming("08_dual_kd_ablation", variant, 12.5, 30, 0)]
 
-    monkeypatch.setattr(course, "prepare_models", fake_prepare)
-    monkeypatch.setattr(course, "run_notebooks", fake_run)
-    monkeypatch.setattr(course, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
-    assert course.main_run_course("tiny", tmp_path / "out", jobs=1) == 0
+    monkeypatch.setattr(run, "prepare_models", fake_prepare)
+    monkeypatch.setattr(run, "run_notebooks", fake_run)
+    monkeypatch.setattr(run, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
+    monkeypatch.setattr(run, "default_work_dir", lambda preset: tmp_path / "data" / "cache" / preset)
+    assert run.main_run_course("tiny", tmp_path / "out", jobs=1) == 0
     printed = capsys.readouterr().out
     # models first (outside any kernel), then the notebooks with the short per-cell timeout
-    assert calls == [("prepare", "tiny", 1), ("solutions", "tiny", course.COURSE_CELL_TIMEOUT)]
+    assert calls == [("prepare", "tiny", 1), ("solutions", "tiny", run.COURSE_CELL_TIMEOUT)]
     assert "08_dual_kd_ablation" in printed and "ablation table" not in printed
     assert "prepared before the notebooks in 3.0 s (data 1.0 s, teacher 2.0 s)" in printed
     assert (tmp_path / "out" / "timings.md").read_text().startswith("| notebook")
     table = tmp_path / "data" / "cache" / "tiny" / "ablation" / "ablation.md"
     table.parent.mkdir(parents=True)
     table.write_text("| model | PSDS1 |\n|---|---|\n| student (dual) | 0.5 |\n")
-    assert course.main_run_course("tiny", tmp_path / "out") == 0
+    assert run.main_run_course("tiny", tmp_path / "out") == 0
     printed = capsys.readouterr().out
     assert printed.index("**total**") < printed.index("| student (dual) | 0.5 |")
 
 
 def test_prepare_models_runs_notebook_08s_ablation_once_outside_the_kernel(tmp_path: Path, monkeypatch) -> None:
-    from dualkd_lib import pipeline
+    from dualkd_lib.recipe import pipeline
 
     seen = {}
 
@@ -285,22 +289,23 @@ def test_prepare_models_runs_notebook_08s_ablation_once_outside_the_kernel(tmp_p
         (out_dir / "ablation.json").write_text(json.dumps({"stage_seconds_this_call": {"teacher": 12.5}}))
         return "| table |"
 
-    from dualkd_lib import learner_runs
+    from dualkd_lib.teaching import learner_runs
 
     monkeypatch.setattr(pipeline, "Context", FakeContext)
     monkeypatch.setattr(pipeline, "run_ablation", fake_ablation)
     monkeypatch.setattr(learner_runs, "train_in_parallel", lambda ctx, *, jobs: seen.update(short=(ctx, jobs)))
-    monkeypatch.setattr(course, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
-    monkeypatch.delenv(course.DATA_ROOT_ENV_VAR, raising=False)
-    seconds = course.prepare_models("tiny", jobs=2)
+    monkeypatch.setattr(run, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
+    monkeypatch.setattr(run, "default_work_dir", lambda preset: tmp_path / "data" / "cache" / preset)
+    monkeypatch.delenv(DATA_ROOT_ENV_VAR, raising=False)
+    seconds = run.prepare_models("tiny", jobs=2)
     assert list(seconds) == ["data", "teacher", "learner runs", "total"] and seconds["teacher"] == 12.5
     assert seen["short"] == ("ctx", 2)  # the experiments' short runs too, after the ablation
     assert seconds["total"] >= seconds["data"] >= 0
     # the same data, cache and ablation folder as notebooks 01-08 (seed 0)
     assert seen["create"] == ("tiny", tmp_path / "data" / "generated" / "tiny", tmp_path / "data" / "cache" / "tiny")
     assert seen["ablation"] == ("ctx", [0], tmp_path / "data" / "cache" / "tiny" / "ablation", 2)
-    monkeypatch.setenv(course.DATA_ROOT_ENV_VAR, str(tmp_path / "my_desed"))
-    course.prepare_models("desed", jobs=1)
+    monkeypatch.setenv(DATA_ROOT_ENV_VAR, str(tmp_path / "my_desed"))
+    run.prepare_models("desed", jobs=1)
     assert seen["create"][1] == tmp_path / "my_desed"  # the notebooks' DUALKD_DATA_ROOT, not the default
 
 
@@ -308,9 +313,9 @@ def test_run_course_reports_a_preparation_error_and_runs_no_notebook(tmp_path: P
     def failing_prepare(preset, *, jobs=None):
         raise FileNotFoundError("no DESED folder at /nowhere; set DUALKD_DATA_ROOT")
 
-    monkeypatch.setattr(course, "prepare_models", failing_prepare)
-    monkeypatch.setattr(course, "run_notebooks", lambda *a, **k: pytest.fail("notebooks must not run"))
-    assert course.main_run_course("desed", tmp_path / "out") == 1
+    monkeypatch.setattr(run, "prepare_models", failing_prepare)
+    monkeypatch.setattr(run, "run_notebooks", lambda *a, **k: pytest.fail("notebooks must not run"))
+    assert run.main_run_course("desed", tmp_path / "out") == 1
     assert "no DESED folder at /nowhere" in capsys.readouterr().err
 
 
@@ -332,8 +337,8 @@ THINK = DEMO + textwrap.dedent(
 def test_think_answers_are_shown_in_solutions_folded_for_students_and_required(tmp_path: Path) -> None:
     root = _make_root(tmp_path, {"09_demo.py": THINK})
     source = root / "notebooks" / "src" / "09_demo.py"
-    student = course.build_notebook(source, "student").cells[-1].source
-    solution = course.build_notebook(source, "solutions").cells[-1].source
+    student = build.build_notebook(source, "student").cells[-1].source
+    solution = build.build_notebook(source, "solutions").cells[-1].source
     assert "Rayleigh scattering." in student and "Rayleigh scattering." in solution
     assert "<details>" in student and "</details>" in student and "BEGIN ANSWER" not in student
     assert "<details>" not in solution and "**Answer**" in solution and "END ANSWER" not in solution
@@ -344,7 +349,7 @@ def test_think_answers_are_shown_in_solutions_folded_for_students_and_required(t
     ):
         (root / "notebooks" / "src" / "09_demo.py").write_text(broken, encoding="utf-8")
         with pytest.raises(ValueError, match=message):
-            course.build_notebook(source, "student")
+            build.build_notebook(source, "student")
 
 
 def test_every_think_question_and_quiz_of_the_course_has_an_answer() -> None:
@@ -353,8 +358,8 @@ def test_every_think_question_and_quiz_of_the_course_has_an_answer() -> None:
     for source in sources:
         text = source.read_text(encoding="utf-8")
         questions = text.count("# ### Think!") + text.count("# ## Check your understanding")
-        assert questions >= 2 and text.count(course.ANSWER_BEGIN) == questions, source.name
-        course.build_notebook(source, "student")  # and the build accepts them
+        assert questions >= 2 and text.count(build.ANSWER_BEGIN) == questions, source.name
+        build.build_notebook(source, "student")  # and the build accepts them
 
 
 # --- the markdown-number lint -------------------------------------------------
@@ -364,10 +369,10 @@ def test_measured_numbers_finds_results_but_not_code_math_links_or_arxiv() -> No
     text = ("The student reaches PSDS1 0.43 ± 0.02, F1: 0.6 and an accuracy of 0.71.\n"
             "`lr=0.003` and $\\alpha = 0.999$ and [the paper](https://arxiv.org/abs/2402.02781), "
             "arXiv 2402.02781, 450 steps, 16 ms, dropout 0.5, 4 × 32 ms.")
-    assert course.measured_numbers(text) == ["PSDS1 0.43", "± 0.02", "F1: 0.6", "accuracy of 0.71"]
+    assert build.measured_numbers(text) == ["PSDS1 0.43", "± 0.02", "F1: 0.6", "accuracy of 0.71"]
     more = ("It scores 0.431. Dual improves 62 % of the clips and is 3.2x faster (+/- 0.2); "
             "psds1 (0.4), PSDS2 ≈ 0.5, F1 score 0.6, PSDS1 rose to 0.4.")
-    assert course.measured_numbers(more) == ["0.431", "62 %", "3.2x", "+/- 0.2", "psds1 (0.4", "PSDS2 ≈ 0.5",
+    assert build.measured_numbers(more) == ["0.431", "62 %", "3.2x", "+/- 0.2", "psds1 (0.4", "PSDS2 ≈ 0.5",
                                              "F1 score 0.6", "PSDS1 rose to 0.4"]
 
 
@@ -376,13 +381,13 @@ def test_a_measured_number_in_markdown_is_refused_unless_allowed(tmp_path: Path,
     root = _make_root(tmp_path, {"09_demo.py": typed})
     source = root / "notebooks" / "src" / "09_demo.py"
     with pytest.raises(ValueError, match=r"'0.431' looks like a measured result.*MARKDOWN_NUMBERS_ALLOWED"):
-        course.build_notebook(source, "solutions")
-    monkeypatch.setitem(course.MARKDOWN_NUMBERS_ALLOWED, (9, "0.431"), "a test's constant")
-    assert "0.431" in course.build_notebook(source, "solutions").cells[0].source
-    monkeypatch.setitem(course.MARKDOWN_NUMBERS_ALLOWED, (8, "0.431"), "allowed in another notebook only")
-    monkeypatch.delitem(course.MARKDOWN_NUMBERS_ALLOWED, (9, "0.431"))
+        build.build_notebook(source, "solutions")
+    monkeypatch.setitem(build.MARKDOWN_NUMBERS_ALLOWED, (9, "0.431"), "a test's constant")
+    assert "0.431" in build.build_notebook(source, "solutions").cells[0].source
+    monkeypatch.setitem(build.MARKDOWN_NUMBERS_ALLOWED, (8, "0.431"), "allowed in another notebook only")
+    monkeypatch.delitem(build.MARKDOWN_NUMBERS_ALLOWED, (9, "0.431"))
     with pytest.raises(ValueError, match="looks like a measured result"):
-        course.build_notebook(source, "solutions")
+        build.build_notebook(source, "solutions")
 
 
 def test_every_allowed_markdown_number_is_still_used() -> None:
@@ -393,9 +398,9 @@ def test_every_allowed_markdown_number_is_still_used() -> None:
     for source in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
         for cell in jupytext.read(source, fmt="py:percent").cells:
             if cell.cell_type == "markdown":
-                used |= {(int(source.name[:2]), found) for found in course.measured_numbers(cell.source)}
-    assert set(course.MARKDOWN_NUMBERS_ALLOWED) - used == set()
-    assert all(reason.strip() for reason in course.MARKDOWN_NUMBERS_ALLOWED.values())
+                used |= {(int(source.name[:2]), found) for found in build.measured_numbers(cell.source)}
+    assert set(build.MARKDOWN_NUMBERS_ALLOWED) - used == set()
+    assert all(reason.strip() for reason in build.MARKDOWN_NUMBERS_ALLOWED.values())
 
 
 # --- the instructor's schedule -----------------------------------------------
@@ -408,12 +413,12 @@ def _minutes(clock: str) -> int:
 
 def test_every_notebooks_time_items_add_up_to_its_total(tmp_path: Path) -> None:
     for source in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
-        total, items = course.time_estimate(source)
+        total, items = build.time_estimate(source)
         assert total == sum(m for _, m in items) and len(items) >= 3, source.name
     wrong = DEMO.replace("# # 09 · Demo\n", "# # 09 · Demo\n#\n# **Time.** About 9 minutes: a 2 min · b 3 min.\n")
     root = _make_root(tmp_path, {"09_demo.py": wrong})
     with pytest.raises(ValueError, match="add up to 5 min, not the 9"):
-        course.time_estimate(root / "notebooks" / "src" / "09_demo.py")
+        build.time_estimate(root / "notebooks" / "src" / "09_demo.py")
 
 
 def _instructor_section(heading: str) -> str:
@@ -428,7 +433,7 @@ def _cells(line: str) -> list[str]:
 
 
 def test_the_instructors_schedules_use_the_notebooks_times_and_add_up() -> None:
-    totals = {source.name[:2]: course.time_estimate(source)[0]
+    totals = {source.name[:2]: build.time_estimate(source)[0]
               for source in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))}
     day = _instructor_section("A one-day schedule")
     rows = [_cells(line) for line in day.splitlines() if line.startswith("| ") and ":" in _cells(line)[0]]
@@ -484,7 +489,7 @@ def _span(values: list[float]) -> str:
 
 
 def test_the_instructors_score_ranges_are_the_records() -> None:
-    from dualkd_lib import measured
+    from dualkd_lib.teaching import measured
 
     rows = {_cells(line)[0]: _cells(line)[1:] for line in _instructor_section("Scores of the trained models").splitlines()
             if line.startswith("| ") and not line.startswith("| model")}

@@ -31,7 +31,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from dualkd_lib import cli, config, desed_io, desed_real, pipeline
+from dualkd_lib import cli, config, desed_io, desed_real
+from dualkd_lib.recipe import pipeline
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.layout import SPLITS, split_paths
 from dualkd_lib.models import align_embeddings

@@ -1,4 +1,4 @@
-"""Tests of dualkd_lib.distributed: 2 CPU processes (gloo) against 1 process, and the AMP code path.
+"""Tests of dualkd_lib.train.distributed: 2 CPU processes (gloo) against 1 process, and the AMP code path.
 
 Equivalence: 2 processes with per-process batch B/2 take the same steps as 1
 process with batch B, because the MixedBatchSampler splits the same global
@@ -20,7 +20,8 @@ import pytest
 import torch
 from torch import nn
 
-from dualkd_lib import datasets, distributed, models
+from dualkd_lib import datasets, models
+from dualkd_lib.train import distributed
 from dualkd_lib.train import TrainConfig, load_checkpoint, train, training_step, world
 
 N_MELS, FRAMES, OUT_FRAMES, EMB_DIM = 16, 64, 16, 8

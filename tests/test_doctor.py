@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dualkd_lib import cli, doctor
+from dualkd_lib import cli
+from dualkd_lib.teaching import doctor
 
 
 def test_the_pair_loads_here() -> None:

@@ -18,7 +18,7 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from dualkd_lib import doctor
+from dualkd_lib.teaching import doctor
 
 if sys.version_info >= (3, 11):
     import tomllib

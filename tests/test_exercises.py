@@ -6,15 +6,17 @@ import pandas as pd
 import pytest
 import torch
 
-from dualkd_lib import exercises
-from dualkd_lib.exercises import check, check_exercise, compare_outputs, register_exercise, seconds_to_frames
+from dualkd_lib.teaching import exercises
+from dualkd_lib.teaching.exercises import checker
+from dualkd_lib.teaching.exercises import check, check_exercise, compare_outputs, register_exercise
+from dualkd_lib.teaching.exercises.nb00 import seconds_to_frames
 
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> dict:
     """A private copy of the registry, so tests can register freely."""
-    copy = dict(exercises._REGISTRY)
-    monkeypatch.setattr(exercises, "_REGISTRY", copy)
+    copy = dict(checker._REGISTRY)
+    monkeypatch.setattr(checker, "_REGISTRY", copy)
     return copy
 
 
@@ -169,7 +171,8 @@ def test_compare_outputs_on_containers_frames_and_scalars() -> None:
 
 # --------------------------------------------------------------------------- notebooks 02 and 04
 from dualkd_lib.evaluate import median_filter as library_median_filter  # noqa: E402
-from dualkd_lib.exercises import decode_clip, encode_strong, event_frame_range, standardise  # noqa: E402
+from dualkd_lib.teaching.exercises.nb02 import encode_strong, event_frame_range, standardise  # noqa: E402
+from dualkd_lib.teaching.exercises.nb04 import decode_clip  # noqa: E402
 from dualkd_lib.features import ManyHotEncoder, Scaler  # noqa: E402
 
 
@@ -300,7 +303,7 @@ def _decode_drop_edges(scores, threshold, frame_seconds, classes=None):
 )
 def test_course_exercises_reject_typical_mistakes(exercise_id: str, wrong, expected_hint: str,
                                                   capsys: pytest.CaptureFixture) -> None:
-    reference = exercises._resolve(exercises.registered_exercises()[exercise_id].reference)
+    reference = checker._resolve(exercises.registered_exercises()[exercise_id].reference)
     assert check(exercise_id, wrong) is reference
     out = capsys.readouterr().out
     assert out.startswith(f"❌ Exercise {exercise_id}") and expected_hint in out, out
@@ -308,7 +311,7 @@ def test_course_exercises_reject_typical_mistakes(exercise_id: str, wrong, expec
 
 @pytest.mark.parametrize("exercise_id", ["2.1", "2.2", "2.3", "4.1", "4.2"])
 def test_course_exercises_accept_their_reference(exercise_id: str, capsys: pytest.CaptureFixture) -> None:
-    reference = exercises._resolve(exercises.registered_exercises()[exercise_id].reference)
+    reference = checker._resolve(exercises.registered_exercises()[exercise_id].reference)
     assert check(exercise_id, reference) is reference
     assert capsys.readouterr().out.startswith(f"✅ Exercise {exercise_id}")
 
@@ -320,4 +323,4 @@ def test_median_filter_exercise_accepts_a_scipy_solution(capsys: pytest.CaptureF
         return nd(scores, size=(1, length), mode="nearest")
 
     assert check("4.1", mine) is mine
-    assert library_median_filter is exercises._resolve("dualkd_lib.evaluate:median_filter")
+    assert library_median_filter is checker._resolve("dualkd_lib.evaluate:median_filter")

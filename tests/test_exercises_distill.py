@@ -7,16 +7,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dualkd_lib import distill, exercises, exercises_distill, models, train
-from dualkd_lib.exercises_distill import (
-    attention_pooling,
-    binary_kd_loss,
-    conv_cost,
-    ema_update,
-    eefd,
-    se_block,
-    total_loss,
-)
+from dualkd_lib import distill, models, train
+from dualkd_lib.distill import total_loss
+from dualkd_lib.teaching import exercises
+from dualkd_lib.teaching.exercises import checker
+from dualkd_lib.teaching.exercises import nb03, nb05, nb06, nb07, nb08
+from dualkd_lib.teaching.exercises.nb03 import attention_pooling
+from dualkd_lib.teaching.exercises.nb05 import conv_cost, se_block
+from dualkd_lib.teaching.exercises.nb06 import binary_kd_loss, ema_update
+from dualkd_lib.teaching.exercises.nb07 import eefd
 
 IDS = ("3.1", "3.2", "5.1", "5.2", "6.1", "6.2", "7.1", "8.1")
 
@@ -109,7 +108,7 @@ def test_total_loss_equals_training_step(mode: str) -> None:
 @pytest.mark.parametrize("exercise_id", IDS)
 def test_every_exercise_is_registered_and_accepts_its_reference(exercise_id: str, capsys) -> None:
     ex = exercises.registered_exercises()[exercise_id]
-    reference = exercises._resolve(ex.reference)
+    reference = checker._resolve(ex.reference)
     used, out = _check(exercise_id, reference, capsys)
     assert used is reference and out.startswith(f"✅ Exercise {exercise_id}")
 
@@ -186,17 +185,18 @@ def test_trials_cover_both_regimes() -> None:
     """The random inputs must exercise the warm start and the plain EMA, and both resampling directions."""
     import numpy as np
 
-    steps = [exercises_distill._inputs_6_1(np.random.default_rng(i))[3] for i in range(5)]
+    steps = [nb06._inputs_6_1(np.random.default_rng(i))[3] for i in range(5)]
     assert min(steps) < 10 and max(steps) >= 1000
-    kinds = [exercises_distill._inputs_3_2(np.random.default_rng(i)) for i in range(5)]
+    kinds = [nb03._inputs_3_2(np.random.default_rng(i)) for i in range(5)]
     assert any(e.shape[-1] > n for e, n in kinds) and any(e.shape[-1] < n for e, n in kinds)
-    modes = {exercises_distill._inputs_8_1(np.random.default_rng(i))[1] for i in range(5)}
-    eefd_kinds = {exercises_distill._inputs_7_1(np.random.default_rng(i))[2] for i in range(5)}
+    modes = {nb08._inputs_8_1(np.random.default_rng(i))[1] for i in range(5)}
+    eefd_kinds = {nb07._inputs_7_1(np.random.default_rng(i))[2] for i in range(5)}
     assert len(modes) >= 3 and eefd_kinds == {"mse", "cosine"}
 
 
 def test_reimport_does_not_fail() -> None:
     import importlib
 
-    importlib.reload(exercises_distill)
+    for module in (nb03, nb05, nb06, nb07, nb08):
+        importlib.reload(module)
     assert "8.1" in exercises.registered_exercises()

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from dualkd_lib import exercises, exercises_deploy, export, models  # noqa: F401 (registers 9.1)
-from dualkd_lib.benchmark import latency_summary
+from dualkd_lib import models
+from dualkd_lib.teaching import exercises
+from dualkd_lib.deploy import export
+from dualkd_lib.deploy.benchmark import latency_summary
 from dualkd_lib.train import save_checkpoint
 
 

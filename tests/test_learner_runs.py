@@ -6,7 +6,8 @@ import pytest
 from conftest import tiny_context
 import torch
 
-from dualkd_lib import learner_runs, pipeline, plots_distill
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import learner_runs, plots_distill
 
 
 @pytest.fixture(scope="module")

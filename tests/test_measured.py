@@ -1,4 +1,4 @@
-"""The recorded measurements that notebooks print (dualkd_lib.measured)."""
+"""The recorded measurements that notebooks print (dualkd_lib.teaching.measured)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dualkd_lib import measured
+from dualkd_lib.teaching import measured
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = sorted(p.stem for p in measured.MEASURED_ROOT.glob("*.json"))

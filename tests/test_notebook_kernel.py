@@ -9,8 +9,9 @@ import zmq
 import zmq.asyncio
 from jupyter_client.channels import AsyncZMQSocketChannel
 
-from dualkd_lib import course, notebook_kernel
-from dualkd_lib.notebook_kernel import SlicedWaitChannel, SlicedWaitKernelClient
+
+from dualkd_lib.course import kernel as notebook_kernel, run
+from dualkd_lib.course.kernel import SlicedWaitChannel, SlicedWaitKernelClient
 
 
 def _fake_polls(monkeypatch: pytest.MonkeyPatch, answer_on_call: int | None) -> list[float | None]:
@@ -54,7 +55,7 @@ def test_the_callers_timeout_still_bounds_the_wait(monkeypatch: pytest.MonkeyPat
 
 
 def test_notebook_runs_use_the_sliced_wait_client() -> None:
-    km = course._kernel_manager()
+    km = run._kernel_manager()
     assert km.client_factory is SlicedWaitKernelClient
     assert SlicedWaitKernelClient.shell_channel_class.default_value is SlicedWaitChannel
     assert SlicedWaitKernelClient.iopub_channel_class.default_value is SlicedWaitChannel

@@ -11,17 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from dualkd_lib import course
+
+from dualkd_lib.course import build, run
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = [p.stem for p in course.find_sources(ROOT)]
+NAMES = [p.stem for p in build.find_sources(ROOT)]
 
 pytestmark = pytest.mark.notebooks
 
 
 @pytest.fixture(scope="module")
-def timings(request: pytest.FixtureRequest) -> list[course.NotebookTiming]:
-    collected: list[course.NotebookTiming] = []
+def timings(request: pytest.FixtureRequest) -> list[run.NotebookTiming]:
+    collected: list[run.NotebookTiming] = []
     yield collected
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -29,16 +30,16 @@ def timings(request: pytest.FixtureRequest) -> list[course.NotebookTiming]:
         with capture.global_and_fixture_disabled():  # print past pytest's output capture
             reporter.write_line("")
             reporter.write_line("Notebook timings (tiny preset):")
-            for line in course.timing_table(collected).splitlines():
+            for line in run.timing_table(collected).splitlines():
                 reporter.write_line(line)
 
 
-@pytest.mark.parametrize("variant", course.VARIANTS)
+@pytest.mark.parametrize("variant", build.VARIANTS)
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs(name: str, variant: str, tmp_path: Path, timings: list) -> None:
-    result = course.run_notebooks(variant, preset="tiny", names=[name], out_dir=tmp_path, root=ROOT, timeout=300)
+    result = run.run_notebooks(variant, preset="tiny", names=[name], out_dir=tmp_path, root=ROOT, timeout=300)
     assert [t.name for t in result] == [name]
     if variant == "solutions":
         assert result[0].stubs_raised == 0
     timings.extend(result)
-    print(course.timing_table(result))
+    print(run.timing_table(result))

@@ -15,7 +15,8 @@ import soundfile as sf
 import torch
 
 from conftest import tiny_context
-from dualkd_lib import cli, pipeline
+from dualkd_lib import cli, predict
+from dualkd_lib.recipe import pipeline
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.train import load_checkpoint, load_model_from_checkpoint
 
@@ -226,16 +227,16 @@ def test_predict_on_a_long_stereo_44k_recording(ctx: pipeline.Context, tmp_path:
     wav = tmp_path / "mine.wav"
     sf.write(wav, 0.1 * rng.standard_normal((44_100 * 23, 2)).astype("float32"), 44_100)
     out = tmp_path / "det.tsv"
-    pipeline.predict_files(ckpt, [wav], out, scores_out=tmp_path / "scores", threshold=0.0, progress=False)
+    predict.predict_files(ckpt, [wav], out, scores_out=tmp_path / "scores", threshold=0.0, progress=False)
     lines = out.read_text().splitlines()
     assert lines[0].split("\t") == ["event_label", "onset", "offset", "filename"]
     offsets = [float(line.split("\t")[2]) for line in lines[1:]]
     assert offsets and max(offsets) == pytest.approx(23.0, abs=0.07)  # threshold 0: active to the end
     assert (tmp_path / "scores" / "mine.tsv").is_file()
     with pytest.raises(FileExistsError):
-        pipeline.predict_files(ckpt, [wav], out, progress=False)
+        predict.predict_files(ckpt, [wav], out, progress=False)
     # the teacher runs too: train_teacher records its embedding model in the run's inference bundle
-    teacher = pipeline.predict_files(ctx.teacher_path(), [wav], tmp_path / "t.tsv", progress=False)
+    teacher = predict.predict_files(ctx.teacher_path(), [wav], tmp_path / "t.tsv", progress=False)
     assert teacher.processed and not teacher.skipped and (tmp_path / "t.tsv").is_file()
 
 
@@ -367,3 +368,25 @@ def test_a_copied_work_folder_keeps_its_cached_teacher_outputs_and_embeddings(ct
     torch.testing.assert_close(other.teacher_outputs("weak")[0], ctx.teacher_outputs("weak")[0])
     other.embeddings("weak")
     assert {p: p.stat().st_mtime_ns for p in cached} == cached  # read, not recomputed
+
+
+def test_dualkd_ddp_outside_torchrun_trains_in_one_process(ctx: pipeline.Context, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dualkd ddp train-student` (the torchrun entry) runs as one process without torchrun's environment,
+    refuses a student that needs a teacher the work folder lacks, and writes the same run folder as Context."""
+    from dualkd_lib import layout
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    ctx.teacher(0)
+    empty = tmp_path / "empty-work"
+    with pytest.raises(FileNotFoundError, match="train-teacher"):
+        cli.main(["ddp", "train-student", "--preset", "tiny", "--mode", "kd", "--data", str(ctx.data_root),
+                  "--work-dir", str(empty)])
+    work = tmp_path / "work"
+    shutil.copytree(ctx.work_dir, work, ignore=shutil.ignore_patterns("student-*"))
+    assert cli.main(["ddp", "train-student", "--preset", "tiny", "--mode", "kd", "--data", str(ctx.data_root),
+                     "--work-dir", str(work)]) == 0
+    final = layout.student_run_dir(work, "kd", 0) / "final.pt"
+    ckpt = load_checkpoint(final, expected_kind="student")
+    assert ckpt["train_config"]["mode"] == "kd" and ckpt["step"] > 0
+    assert (final.parent / "inference.pt").is_file()

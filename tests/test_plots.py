@@ -10,7 +10,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from dualkd_lib import evaluate, plots  # noqa: E402
+from dualkd_lib import evaluate  # noqa: E402
+from dualkd_lib.teaching import plots
 from dualkd_lib.constants import CLASSES  # noqa: E402
 
 EVENTS = pd.DataFrame({"onset": [0.5, 2.0, 0.0], "offset": [1.2, 6.0, 10.0],

@@ -11,7 +11,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from dualkd_lib import models, plots_distill  # noqa: E402
+from dualkd_lib import models  # noqa: E402
+from dualkd_lib.teaching import plots_distill
 from dualkd_lib.constants import CLASSES  # noqa: E402
 
 

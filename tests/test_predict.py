@@ -19,7 +19,8 @@ import torch
 import torchaudio.functional as AF
 from scipy import signal
 
-from dualkd_lib import cli, pipeline, predict
+from dualkd_lib import cli, predict
+from dualkd_lib.recipe import pipeline
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.features import FeatureConfig, LogMel, Scaler, n_output_frames
 

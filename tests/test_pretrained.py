@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import tiny_context
-from dualkd_lib import pipeline, pretrained
+from dualkd_lib.recipe import pipeline, pretrained
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from dualkd_lib import export, generate, models
+from dualkd_lib import generate, models
+from dualkd_lib.deploy import export
 from dualkd_lib.features import COURSE_FEATURES, LogMel, Scaler
-from dualkd_lib.streaming import StreamingDetector, offline_scores, stream_waveform
+from dualkd_lib.deploy.streaming import StreamingDetector, offline_scores, stream_waveform
 
 #: Stated tolerance of the streaming student (4 s of context, 2 s of lookahead) on a 10-s clip.
 STREAM_TOLERANCE = 1e-3

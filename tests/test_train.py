@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from dualkd_lib import datasets, distill, models
+from dualkd_lib.datasets import mixup_batch
 from dualkd_lib.distill import MODES
 from dualkd_lib.train import (
     check_cached_run,
@@ -17,7 +18,6 @@ from dualkd_lib.train import (
     learning_rate,
     load_checkpoint,
     load_model_from_checkpoint,
-    mixup_batch,
     predict_scores,
     save_checkpoint,
     train,
@@ -144,13 +144,13 @@ def test_takd_blended_target_is_one_term(parts) -> None:
 
 def test_a_config_field_added_later_takes_its_default_in_old_checkpoints(tmp_path: Path) -> None:
     """A checkpoint saved before a field existed is not stale for that field's default."""
-    from dualkd_lib.train import _config_diffs, _field_defaults
+    from dualkd_lib.train.checkpoint import config_diffs, field_defaults
 
     cfg = TrainConfig(mode="takd")
     old = {k: v for k, v in cfg.to_dict().items() if k != "takd_blend"}
-    assert _config_diffs(old, cfg.to_dict(), defaults=_field_defaults(cfg)) == []
+    assert config_diffs(old, cfg.to_dict(), defaults=field_defaults(cfg)) == []
     changed = TrainConfig(mode="takd", takd_blend=0.5)
-    assert _config_diffs(old, changed.to_dict(), defaults=_field_defaults(changed)) == ["takd_blend: None -> 0.5"]
+    assert config_diffs(old, changed.to_dict(), defaults=field_defaults(changed)) == ["takd_blend: None -> 0.5"]
 
 
 def test_kd_mode_without_teacher_outputs_raises(tmp_path: Path) -> None:

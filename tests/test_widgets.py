@@ -10,7 +10,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from dualkd_lib import evaluate, widgets  # noqa: E402
+from dualkd_lib import evaluate  # noqa: E402
+from dualkd_lib.teaching import widgets
 from dualkd_lib.distill import ema_alpha  # noqa: E402
 
 

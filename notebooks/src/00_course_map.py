@@ -37,8 +37,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from dualkd_lib import classroom_cache, course, doctor, exercises
 from dualkd_lib.constants import CLIP_SECONDS, SAMPLE_RATE
+from dualkd_lib.course import classroom_cache
+from dualkd_lib.teaching import doctor, exercises, plots, setup
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -47,7 +48,7 @@ SEED = 0  # every random number in the notebook follows from it
 DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/generated/<PRESET>
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 SETUP
 
 # %% [markdown]
@@ -75,7 +76,7 @@ SETUP
 # The method in one picture (notebooks 03, 05, 06 and 07 build its boxes, 08 trains all of it):
 
 # %%
-fig = course.draw_method_diagram()
+fig = plots.draw_method_diagram()
 plt.show()
 
 # %% [markdown]
@@ -106,7 +107,7 @@ report = pd.DataFrame(doctor.report(SETUP.preset, SETUP.data_root))
 report
 
 # %%
-status = course.data_status(SETUP.data_root, SETUP.preset)
+status = setup.data_status(SETUP.data_root, SETUP.preset)
 if status.ready:
     print(f"Data for preset {SETUP.preset!r} found in {status.root}.")
 else:
@@ -119,7 +120,7 @@ else:
 # **In a classroom.** Generating the data and training the students takes a while. An instructor
 # who has run the course once can pack the data and every trained model into one archive,
 # `dualkd cache pack --preset course --out course-cache.tar`, and each learner unpacks it with
-# `dualkd cache unpack course-cache.tar` before opening notebook 01 (`dualkd_lib.classroom_cache`).
+# `dualkd cache unpack course-cache.tar` before opening notebook 01 (`dualkd_lib.course.classroom_cache`).
 # The archive's manifest holds the sha256 of every file and the preset's settings: a corrupt copy,
 # or one made with other settings, is refused with the reason, and nothing already on your
 # machine is overwritten. The next cell shows the manifest of an archive, if you have one.
@@ -157,7 +158,7 @@ def seconds_to_frames(seconds, hop_length, sample_rate=SAMPLE_RATE):
 
 
 # %% [markdown]
-# The checker calls your function and the library's `dualkd_lib.exercises.seconds_to_frames` on
+# The checker calls your function and the library's `dualkd_lib.teaching.exercises.nb00.seconds_to_frames` on
 # the same random inputs and keeps yours only if they agree.
 
 # %%

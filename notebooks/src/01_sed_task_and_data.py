@@ -24,9 +24,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import Audio, display
 
-from dualkd_lib import course, desed_io, features, generate, pipeline, plots
+from dualkd_lib import desed_io, features, generate
 from dualkd_lib.constants import CLASSES, SAMPLE_RATE
-from dualkd_lib.layout import SPLITS, split_paths
+from dualkd_lib.layout import split_paths, SPLITS
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import plots, setup
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -35,7 +37,7 @@ SEED = 0  # every random number in the notebook follows from it
 DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/generated/<PRESET>
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 SETUP
 
 # %% [markdown]

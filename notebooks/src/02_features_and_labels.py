@@ -25,8 +25,10 @@ import pandas as pd
 import torch
 import torchaudio
 
-from dualkd_lib import course, desed_io, exercises, features, pipeline, plots, widgets
+from dualkd_lib import desed_io, features
 from dualkd_lib.constants import CLASSES, SAMPLE_RATE
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import exercises, plots, setup, widgets
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -35,7 +37,7 @@ SEED = 0  # every random number in the notebook follows from it
 DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/generated/<PRESET>
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 cfg = SETUP.config()
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root)  # generates the data if missing
 cfg.features

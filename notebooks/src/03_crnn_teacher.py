@@ -36,9 +36,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import course, exercises, exercises_distill, models, pipeline, plots_distill, pretrained, train, widgets  # noqa: F401
+from dualkd_lib import models, train
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.features import n_frames, output_frame_seconds
+from dualkd_lib.recipe import pipeline, pretrained
+from dualkd_lib.teaching import exercises, plots_distill, setup, widgets
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -47,7 +49,7 @@ SEED = 0  # every random number in the notebook follows from it
 DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/generated/<PRESET>
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()  # the preset: features, models, training settings
 # The pipeline keeps everything expensive in SETUP.cache_dir: features, the embedding model,
 # the teacher, their outputs. It generates the dataset first if it is missing. A cached model

@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
-from dualkd_lib import course, evaluate, exercises, pipeline, plots, widgets
+from dualkd_lib import evaluate
 from dualkd_lib.constants import CLASSES
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import exercises, plots, setup, widgets
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -36,7 +38,7 @@ SEED = 0  # every random number in the notebook follows from it
 DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/generated/<PRESET>
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 
 # %% [markdown]
 # ## 1. Real DESED detections (10 min)

@@ -36,8 +36,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import course, exercises, exercises_distill, models, pipeline, plots_distill, train  # noqa: F401
+from dualkd_lib import models, train
 from dualkd_lib.features import n_frames, output_frame_seconds
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import exercises, plots_distill, setup
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -46,7 +48,7 @@ SEED = 0  # every random number in the notebook follows from it
 DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/generated/<PRESET>
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 N_FRAMES = n_frames(CFG.features)  # feature frames of a 10-s clip
@@ -97,7 +99,7 @@ plt.show()
 # trained for 450 steps only, a context-gated student with dropout 0.5 learned nothing in any
 # mode (today it trains for nine passes over the strong split). With ReLU, dropout 0.1 and a higher learning rate it starts to learn
 # and, above all, it can take in the teacher's knowledge (the side-by-side table is in
-# `docs/ARCHITECTURE.md`, made with `benchmarks/student_variants.py`). How far the student gets
+# `docs/results/student-design-log.md`, made with `benchmarks/student_variants.py`). How far the student gets
 # on labels alone, and what KD and EEFD add, notebook 08's ablation prints.
 # So the course student uses ReLU; the `desed` preset keeps context gating. Print
 # `CFG.student.activation` to see which one your preset uses.

@@ -40,7 +40,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import course, distill, exercises, exercises_distill, learner_runs, measured, models, pipeline, plots_distill, train, widgets  # noqa: F401
+from dualkd_lib import distill, layout, models, train
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import exercises, learner_runs, measured, plots_distill, setup, widgets
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -52,7 +54,7 @@ DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/genera
 TRAIN_STRAIGHT_THROUGH = None
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 ALPHA = CFG.student_train.ema_alpha
@@ -185,7 +187,7 @@ binary_kd_loss = exercises.check("6.2", binary_kd_loss)
 # measured them side by side rather than picking one by taste. **The course's presets use the
 # blended target with λ = 0.5** (`CFG.student_train.takd_blend`), because it was the only reading
 # that helped the student. Each of these runs takes 15-30 minutes on a laptop CPU, so the next
-# cell prints them from the course's record (`dualkd_lib.measured`: the course preset, the
+# cell prints them from the course's record (`dualkd_lib.teaching.measured`: the course preset, the
 # evaluation split, the weights chosen on validation, and the command that reruns each row):
 
 # %%
@@ -372,7 +374,7 @@ if TRAIN_STRAIGHT_THROUGH or (TRAIN_STRAIGHT_THROUGH is None and SETUP.preset ==
                                  takd_gradient="straight_through")
     loader = ctx.train_loader(batch_sizes=cfg_st.batch_sizes, seed=SEED, with_teacher=True, with_embeddings=False)
     result = train.train(models.SECRNN(CFG.student, seed=SEED), loader, cfg_st, preset=SETUP.preset,
-                         run_dir=SETUP.cache_dir / "runs" / f"student-takd-straight_through-seed{SEED}")
+                         run_dir=layout.student_run_dir(SETUP.cache_dir, "takd-straight_through", SEED))
     own_st, mean_st, _ = train.load_model_from_checkpoint(result.final_path, expected_kind="student")
     both_st = {"student": own_st.without_embedding_head(), "mean": mean_st.without_embedding_head()}
     kept_st = pipeline.choose_weights({w: pipeline.evaluate_model(ctx, m, "validation") for w, m in both_st.items()})

@@ -37,7 +37,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import course, distill, exercises, exercises_distill, learner_runs, models, pipeline, plots_distill, train  # noqa: F401
+from dualkd_lib import models, train
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import exercises, learner_runs, plots_distill, setup
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -46,7 +48,7 @@ SEED = 0  # every random number in the notebook follows from it
 DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/generated/<PRESET>
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 FRAME_SECONDS = ctx.encoder.frame_seconds

@@ -40,7 +40,9 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from dualkd_lib import course, distill, exercises, exercises_distill, learner_runs, measured, models, pipeline, plots_distill, train, widgets  # noqa: F401
+from dualkd_lib import distill, models, train
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import exercises, learner_runs, measured, plots_distill, setup, widgets
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -50,7 +52,7 @@ DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/genera
 SEEDS = [0]  # student seeds of the ablation; more seeds give error bars, each adds 5 student runs
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 ABLATION_DIR = SETUP.cache_dir / "ablation"
@@ -94,9 +96,9 @@ def total_loss(terms, mode, w_cons, w_kd, w_emb):
     """The training loss of one batch for a distillation mode, from its loss terms (scalar tensors)."""
     # BEGIN SOLUTION Exercise 8.1: assemble the total loss of a distillation mode
     loss = terms["sup"] + w_cons * terms["cons"]
-    if mode in ("kd", "takd", "dual"):
+    if distill.mode_uses(mode, "kd"):
         loss = loss + w_kd * terms["kd"]
-    if mode in ("eefd", "dual"):
+    if distill.mode_uses(mode, "emb"):
         loss = loss + w_emb * terms["emb"]
     return loss
     # END SOLUTION
@@ -229,7 +231,7 @@ else:
 # The course ran that experiment for you: the runs of `dualkd ablation --preset course --seeds 3`,
 # three seeds a row (the shipped teacher and the linear probe are one model each; the cell lists
 # any run the record lacks, and the `seeds` column counts what each row holds). It takes hours
-# on a laptop, so its record is printed here (`dualkd_lib.measured`; the record names the machine
+# on a laptop, so its record is printed here (`dualkd_lib.teaching.measured`; the record names the machine
 # and `benchmarks/record_ablation.py` rewrites it from a finished work folder). Each student row
 # gives the mean over seeds and the sample standard deviation (`_std`), and per seed which weights
 # were kept on validation.

@@ -37,8 +37,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import benchmark, course, desed_io, export, exercises, exercises_deploy, models, pipeline, streaming, train  # noqa: F401
+from dualkd_lib import desed_io, models, train
 from dualkd_lib.constants import CLASSES
+from dualkd_lib.deploy import benchmark, export, streaming
+from dualkd_lib.recipe import pipeline
+from dualkd_lib.teaching import exercises, setup
 
 # %% tags=["parameters"]
 # Parameters: change them here, or set DUALKD_PRESET / DUALKD_DATA_ROOT before starting Jupyter.
@@ -48,7 +51,7 @@ DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/genera
 REPEATS = None  # timed runs per latency; None: 3 in "tiny", 20 otherwise
 
 # %%
-SETUP = course.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
+SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
 REPEATS = REPEATS or (3 if SETUP.preset == "tiny" else 20)
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)

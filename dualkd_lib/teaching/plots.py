@@ -448,3 +448,80 @@ __all__ = [
     "plot_spectrogram_with_events",
     "plot_waveform",
 ]
+
+
+def draw_method_diagram(ax: Any = None) -> Any:
+    """Draw dual knowledge distillation in one picture; returns the matplotlib Figure.
+
+    Frozen models (teacher, embedding model) in blue, trained parts (student, mean
+    student, embedding distillation layer) in orange, losses in red; dashed boxes exist
+    in training only. Taught in notebook 00.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(11, 5.6))
+    else:
+        fig = ax.figure
+    ax.set_xlim(0, 12.8)
+    ax.set_ylim(-0.5, 7.4)
+    ax.axis("off")
+    frozen, trained, loss, plain = "#cfe2f3", "#fce5cd", "#f4cccc", "#eeeeee"
+
+    def box(x: float, y: float, w: float, h: float, text: str, color: str, dashed: bool = False) -> None:
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y), w, h, boxstyle="round,pad=0.05,rounding_size=0.15", facecolor=color,
+                edgecolor="black", linewidth=1.2, linestyle="--" if dashed else "-",
+            )
+        )
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=9.5)
+
+    def path(points: list[tuple[float, float]], text: str = "", color: str = "black", ls: str = "-", label_at: int = -1) -> None:
+        """A polyline with an arrow head at its last point; ``text`` labels segment ``label_at``."""
+        xs, ys = zip(*points)
+        ax.plot(xs[:-1], ys[:-1], color=color, linestyle=ls, linewidth=1.3)
+        ax.annotate("", xy=points[-1], xytext=points[-2],
+                    arrowprops=dict(arrowstyle="-|>", linestyle=ls, color=color, linewidth=1.3, shrinkA=0, shrinkB=2))
+        if text:
+            (x0, y0), (x1, y1) = points[label_at - 1], points[label_at]
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.08, text, ha="center", va="bottom", fontsize=8, color=color)
+
+    # columns: 1 = embedding model / student / distillation layer, 2 = teacher / mean
+    # student / EEFD loss, 3 = the other losses
+    c1, c2, c3, w = 2.5, 6.4, 10.3, 2.5
+    box(0.1, 3.2, 1.7, 1.0, "audio clip\n→ log-mel", plain)
+    box(c1, 5.7, w, 1.1, "embedding model\n(frozen, BEATs stand-in)", frozen)
+    box(c2, 5.7, w, 1.1, "CRNN teacher (frozen)\nfuses the embeddings", frozen)
+    box(c1, 3.1, w, 1.2, "SE-CRNN student\nCNN → BiGRU → heads", trained)
+    box(c2, 3.1, w, 1.2, "mean student\n(EMA of the student)", trained, dashed=True)
+    box(c1, 0.9, w, 1.0, "embedding distillation\nlayer (CNN → emb. dim)", trained, dashed=True)
+    box(c2, 0.9, w, 1.0, "$L_{EEFD}$\nMSE / cosine", loss)
+    box(c3, 5.75, w - 0.1, 1.0, "$L_{TAKD}$\nteacher ↔ mean student", loss)
+    box(c3, 3.2, w - 0.1, 1.0, "$L_{sup}$ + $L_{cons}$", loss)
+    mid2, mid3 = c2 + w / 2, c3 + (w - 0.1) / 2
+
+    path([(0.95, 4.2), (0.95, 6.25), (c1, 6.25)])
+    path([(0.95, 6.25), (0.95, 7.2), (mid2, 7.2), (mid2, 6.8)], "log-mel", label_at=2)
+    path([(1.8, 3.7), (c1, 3.7)])
+    path([(c1 + w, 6.25), (c2, 6.25)], "embeddings")
+    path([(c2 + w, 6.25), (c3, 6.25)], "soft outputs")
+    path([(c1 + w, 3.95), (c2, 3.95)])
+    ax.text((c1 + w + c2) / 2, 4.45, "EMA: θ̄ ← αθ̄ + (1−α)θ", ha="center", va="bottom", fontsize=8)
+    path([(c2, 3.4), (c1 + w, 3.4)], color="#990000", ls="--")
+    ax.text((c1 + w + c2) / 2, 3.3, "TAKD\ngradient", ha="center", va="top", fontsize=8, color="#990000")
+    path([(c2 + w, 4.1), (mid3, 5.75)], "outputs")
+    path([(c2 + w, 3.7), (c3, 3.7)])
+    path([(c1 + 2.0, 3.1), (c1 + 2.0, 2.45), (mid3, 2.45), (mid3, 3.2)], "student outputs vs labels", label_at=2)
+    path([(c1 + 0.9, 3.1), (c1 + 0.9, 1.9)])
+    ax.text(c1 + 0.8, 2.5, "CNN\nfeatures", ha="right", va="center", fontsize=8)
+    path([(c1 + w, 1.4), (c2, 1.4)])
+    path([(c1, 5.95), (c1 - 0.35, 5.95), (c1 - 0.35, 0.45), (mid2, 0.45), (mid2, 0.9)], "targets: frame embeddings", color="#1f4e79", label_at=3)
+    ax.text(
+        6.4, -0.3,
+        "Dashed boxes exist only in training; teacher and embedding model stay frozen. On the device: the student alone.",
+        ha="center", va="center", fontsize=8.5, style="italic",
+    )
+    ax.set_title("Dual knowledge distillation = TAKD (through the mean student) + EEFD (through the embedding distillation layer)", fontsize=10, pad=14)
+    return fig

@@ -212,13 +212,14 @@ def report(preset: str | None = None, data_root: str | Path | None = None) -> li
         rows.append({"item": "GPU (CUDA)", "value": gpu, "status": "ok (not needed for tiny/course)"})
     rows.append({"item": "CPU cores (os)", "value": str(os.cpu_count()), "status": "ok"})
     if preset is not None:
-        from dualkd_lib import course
+        from dualkd_lib import layout
+        from dualkd_lib.teaching.setup import data_status
 
-        root = Path(data_root) if data_root not in (None, "") else course.default_data_root(preset)
-        status = course.data_status(root, preset)
+        root = Path(data_root) if data_root not in (None, "") else layout.default_data_root(preset)
+        status = data_status(root, preset)
         rows.append({"item": f"data ({preset})", "value": str(status.root),
                      "status": "ok" if status.ready else f"missing {len(status.missing)} part(s): run `{status.command}`"})
-        cache = course._cache_dir(preset)
+        cache = layout.default_work_dir(preset)
         rows.append({"item": f"cache ({preset})", "value": str(cache), "status": cache_status(preset, cache)})
     return rows
 

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from dualkd_lib.constants import CLASSES, SAMPLE_RATE
-from dualkd_lib.plots import _as_numpy, _events_table, class_colors, plot_logmel, plot_psd_roc
+from dualkd_lib.teaching.plots import _as_numpy, _events_table, class_colors, plot_logmel, plot_psd_roc
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SHIPPED_ROOT = Path(__file__).parent / "resources" / "pretrained"
+SHIPPED_ROOT = Path(__file__).parent.parent / "resources" / "pretrained"
 ENV_VAR = "DUALKD_PRETRAINED_DIR"
 MANIFEST = "manifest.json"
 #: files of a bundle -> where they go in a work folder

@@ -2,8 +2,10 @@
 
 One process per GPU, started by ``torchrun``::
 
-    torchrun --nproc_per_node 4 -m dualkd_lib.distributed train-teacher --preset desed --data /data/desed
-    torchrun --nproc_per_node 4 -m dualkd_lib.distributed train-student --preset desed --data /data/desed --mode dual
+    torchrun --nproc_per_node 4 -m dualkd_lib.cli ddp train-teacher --preset desed --data /data/desed
+    torchrun --nproc_per_node 4 -m dualkd_lib.cli ddp train-student --preset desed --data /data/desed --mode dual
+
+(:func:`dualkd_lib.recipe.pipeline.train_distributed` builds the run from a preset)
 
 or from Python with :func:`ddp_train` inside processes you started (:func:`spawn`
 starts them on this machine). What changes compared with one process:
@@ -32,7 +34,6 @@ Taught in notebook 08 (the ``desed`` preset; README "Running on real DESED").
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import socket
@@ -44,12 +45,11 @@ from torch import distributed as dist
 from torch import nn
 
 from dualkd_lib.datasets import SEDDataset, build_train_loader
-from dualkd_lib.distill import mode_uses
 from dualkd_lib.train import TrainConfig, TrainResult, resolve_device, train, world
 
 log = logging.getLogger(__name__)
 
-__all__ = ["init_distributed", "split_batch_sizes", "ddp_train", "spawn", "free_port", "main"]
+__all__ = ["init_distributed", "split_batch_sizes", "ddp_train", "spawn", "free_port"]
 
 
 def init_distributed(backend: str | None = None) -> tuple[int, int]:
@@ -163,82 +163,3 @@ def spawn(fn: Callable[..., Any], world_size: int, *args: Any, backend: str = "g
         raise ValueError(f"world_size must be >= 1, got {world_size}.")
     torch.multiprocessing.spawn(_spawn_entry, args=(fn, world_size, free_port(), backend, args),
                                 nprocs=world_size, join=True)
-
-
-# --------------------------------------------------------------------------
-# torchrun entry point
-# --------------------------------------------------------------------------
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dualkd_lib.distributed {train-teacher,train-student} ...`` (under ``torchrun``).
-
-    Rank 0 first computes every cache the run needs (features, embeddings,
-    teacher outputs) while the other processes wait, then all load them and
-    train with :func:`ddp_train`. A student that needs the teacher requires a
-    trained teacher (run ``train-teacher`` first). Returns the exit code.
-    """
-    from dualkd_lib import models, pipeline
-    from dualkd_lib.config import get_preset
-
-    parser = argparse.ArgumentParser(prog="python -m dualkd_lib.distributed",
-                                     description="Train the teacher or a student with DDP (start with torchrun).")
-    parser.add_argument("command", choices=("train-teacher", "train-student"))
-    parser.add_argument("--preset", default=None, help="tiny, course or desed (default: $DUALKD_PRESET or course)")
-    parser.add_argument("--data", default=None, help="dataset root (DESED folder for --preset desed)")
-    parser.add_argument("--work-dir", default=None, help="caches and runs (default data/cache/<preset>)")
-    parser.add_argument("--mode", default="dual", choices=pipeline.STUDENT_MODES, help="student mode")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-process-batch", action="store_true",
-                        help="the preset's batch sizes are per process (default: global, split over processes)")
-    parser.add_argument("--backend", default=None, help="nccl or gloo (default: nccl with CUDA, else gloo)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
-    rank, world_size = init_distributed(args.backend)
-    teacher = args.command == "train-teacher"
-    needs_teacher = not teacher and mode_uses(args.mode, "kd")
-    needs_emb = teacher or mode_uses(args.mode, "emb")
-
-    def context() -> Any:
-        return pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir,
-                                       make_data_if_missing=rank == 0, progress=rank == 0)
-
-    def parts(ctx: Any) -> tuple[SEDDataset, ...]:
-        return ctx.training_datasets(with_teacher=needs_teacher, with_embeddings=needs_emb)
-
-    work = Path(args.work_dir) if args.work_dir else pipeline.default_work_dir(get_preset(args.preset).name)
-    teacher_ckpt = work / "runs" / f"teacher-seed{args.seed}" / "final.pt"  # as Context.teacher_path
-    if needs_teacher and not teacher_ckpt.is_file():  # checked by every process: none waits forever
-        raise FileNotFoundError(f"No trained teacher at {teacher_ckpt}; run "
-                                "`torchrun ... -m dualkd_lib.distributed train-teacher` first.")
-    if rank == 0:  # compute the caches once, alone
-        ctx = context()
-        data = parts(ctx)
-    if world_size > 1:
-        dist.barrier()
-    if rank != 0:
-        ctx = context()
-        data = parts(ctx)
-
-    if teacher:
-        cfg = ctx.preset.teacher_config(args.seed)
-        model: nn.Module = models.CRNN(ctx.preset.teacher, seed=args.seed)
-        run_dir = ctx.teacher_path(args.seed).parent
-    else:
-        cfg = ctx.preset.student_config(args.mode, args.seed)
-        model = models.SECRNN(ctx.preset.student, seed=args.seed)
-        run_dir = pipeline.student_run_dir(ctx, args.mode, args.seed)
-    result = ddp_train(model, data, cfg, run_dir=run_dir, split_batch=not args.per_process_batch,
-                       teacher_needs_embeddings=teacher, progress=rank == 0, preset=ctx.preset.name,
-                       data_fingerprint=ctx.data_fingerprint())
-    if rank == 0:
-        pipeline._save_inference_bundle(ctx, run_dir)
-        pipeline._write_run_info(run_dir, result, cfg)
-        log.info("Done: %s", result.final_path)
-    if world_size > 1:
-        dist.barrier()
-        dist.destroy_process_group()
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - run by torchrun
-    raise SystemExit(main())

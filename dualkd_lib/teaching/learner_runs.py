@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dualkd_lib import pipeline
+from dualkd_lib.recipe import pipeline
 from dualkd_lib.train import COSMETIC_CHANGES, TrainConfig, load_checkpoint, load_model_from_checkpoint
 
 #: Steps of a short run per preset: a few minutes on a laptop for a pair of runs on ``course``,
@@ -194,7 +194,7 @@ def train_in_parallel(ctx: pipeline.Context, runs: Sequence[tuple[str, dict[str,
 def embedding_cosine(ctx: pipeline.Context, run: ShortRun, split: str = "validation") -> float:
     """Mean cosine similarity of the run's predicted frame embeddings with the frozen ones on
     ``split`` (the kept weights). Taught in notebook 07."""
-    from dualkd_lib.plots_distill import frame_cosine_similarity
+    from dualkd_lib.teaching.plots_distill import frame_cosine_similarity
 
     model = run.kept_model().eval()
     feats, target = ctx.split(split).features, ctx.embeddings(split)

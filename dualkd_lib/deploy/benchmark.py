@@ -50,7 +50,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dualkd_lib import export, models
+from dualkd_lib import layout, models
+from dualkd_lib.deploy import export
 from dualkd_lib.constants import CLIP_SECONDS
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class TeacherWithEmbeddings(nn.Module):
     """The teacher as it must run at inference: embedding model, then CRNN with its embeddings.
 
     ``forward(features [batch, n_mels, frames]) -> SEDOutput``. Its ``cfg`` is the teacher's
-    (so :func:`~dualkd_lib.export.export_onnx` sees one ``features`` input), and
+    (so :func:`~dualkd_lib.deploy.export.export_onnx` sees one ``features`` input), and
     :func:`~dualkd_lib.models.count_macs` counts both networks. Taught in notebook 09.
     """
 
@@ -238,8 +239,8 @@ def _load_or_build(preset: Any, work_dir: Path | None, seed: int) -> tuple[dict[
 
     paths = {}
     if work_dir is not None:
-        paths = {"teacher": work_dir / "runs" / "teacher-seed0" / "final.pt",
-                 "student": work_dir / "runs" / "student-dual-seed0" / "final.pt",
+        paths = {"teacher": layout.teacher_checkpoint(work_dir, 0),
+                 "student": layout.student_run_dir(work_dir, "dual", 0) / "final.pt",
                  "embedding": work_dir / "embedding" / "final.pt"}
     if paths and all(p.is_file() for p in paths.values()):
         _, teacher, _ = load_model_from_checkpoint(paths["teacher"], expected_kind="teacher")
@@ -324,7 +325,7 @@ def _measure_memory(spec: dict) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(spec, fh)
     try:
-        proc = subprocess.run([sys.executable, "-m", "dualkd_lib.benchmark", "--probe", fh.name],
+        proc = subprocess.run([sys.executable, "-m", "dualkd_lib.deploy.benchmark", "--probe", fh.name],
                               capture_output=True, text=True, check=False)
     finally:
         Path(fh.name).unlink(missing_ok=True)
@@ -447,7 +448,7 @@ def benchmark_main(
     depend on the weights). Existing reports are replaced only with ``overwrite=True``.
     Taught in notebook 09.
     """
-    from dualkd_lib import pipeline
+    from dualkd_lib.recipe import pipeline
     from dualkd_lib.config import get_preset
     from dualkd_lib.features import n_frames as feature_frames
 
@@ -810,7 +811,7 @@ def plot_psds_vs_cost(rows: Sequence[dict], *, metrics: Sequence[str] = ("psds1"
 def _main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(description="dualkd_lib.benchmark helper (memory probe)")
+    parser = argparse.ArgumentParser(description="dualkd_lib.deploy.benchmark helper (memory probe)")
     parser.add_argument("--probe", type=Path, required=True, help="JSON spec of one configuration")
     args = parser.parse_args(argv)
     spec = json.loads(args.probe.read_text())

@@ -190,7 +190,7 @@ def plot_over_seeds(curves: Mapping[str, Sequence[Mapping[str, Sequence[float]]]
     """Mean over seeds (line) and the seeds' range (shaded) of recorded curves, one panel per key.
 
     ``curves``: ``{run name: [one dict per seed with "step" and each of ``keys``], ...}``, as in
-    the ``curves`` of the measured record ``ablation_course`` (:mod:`dualkd_lib.measured`). The seeds of one
+    the ``curves`` of the measured record ``ablation_course`` (:mod:`dualkd_lib.teaching.measured`). The seeds of one
     run must share their steps; a narrow band means the seeds agree. ``panel_titles``: one per
     key (default: the keys). Taught in notebooks 06
     (KD distances of kd and takd) and 08 (validation PSDS of every student).
@@ -270,7 +270,7 @@ def plot_mode_bars(
     """One panel per metric: a bar per model (mean over seeds) with ±1 std error bars.
 
     ``summary``: rows with ``name``, each metric and ``<metric>_std`` (the ``models``
-    list of ``ablation.json``, :func:`dualkd_lib.pipeline.summarise`). ``paper=True``
+    list of ``ablation.json``, :func:`dualkd_lib.recipe.pipeline.summarise`). ``paper=True``
     draws the paper's baseline and DualKD values (:data:`PAPER_RESULTS`, real DESED) as
     dashed lines, for orientation only. Taught in notebook 08.
     """

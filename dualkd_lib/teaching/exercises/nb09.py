@@ -1,12 +1,6 @@
-"""Exercises of notebook 09 (edge deployment).
+"""Exercises of notebook 09 (edge deployment): registered when ``exercises.check("9.x", fn)`` first asks.
 
-Importing this module registers exercise 9.1 with
-:func:`dualkd_lib.exercises.register_exercise`; the notebook does
-
-    from dualkd_lib import exercises, exercises_deploy  # noqa: F401 (registers)
-    latency_summary = exercises.check("9.1", latency_summary)
-
-The reference is :func:`dualkd_lib.benchmark.latency_summary`.
+Taught in notebook 09.
 """
 from __future__ import annotations
 
@@ -14,9 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from dualkd_lib.exercises import register_exercise, registered_exercises
-
-__all__: list[str] = []
+from dualkd_lib.teaching.exercises.common import register
 
 
 def _inputs_9_1(rng: np.random.Generator) -> dict:
@@ -49,9 +41,9 @@ def _gmacs_not_scaled(user: Any, ref: Any, inputs: dict) -> bool:
         return False
 
 
-register_exercise(
+register(
     "9.1",
-    "dualkd_lib.benchmark:latency_summary",
+    "dualkd_lib.deploy.benchmark:latency_summary",
     _inputs_9_1,
     hints=[
         ("type", "Return a dict with the keys 'realtime_factor', 'clips_per_second' and 'gmacs_per_second'."),
@@ -64,5 +56,4 @@ register_exercise(
     rtol=1e-6,
     atol=1e-9,
     check_dtype=False,
-    replace="9.1" in registered_exercises(),
 )

@@ -17,13 +17,16 @@ returns the function later cells should use: the learner's when it is right, the
 reference otherwise, so the notebook always runs to the end. The verdict is the
 checker's output for the learner, so it is printed, not logged.
 
-Exercises are registered once, here, with :func:`register_exercise`; each notebook's
-block is at the end of this file. Taught in notebook 00.
+Each notebook's exercises live in their own module, ``nbNN.py`` of this package, and
+register themselves with :func:`register_exercise` when :func:`check` first asks for one of
+them: ``check("6.1", fn)`` imports ``nb06``; a notebook imports nothing else. Taught in
+notebook 00.
 """
 from __future__ import annotations
 
 import copy
 import importlib
+import sys
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +34,6 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 import numpy as np
 
-from dualkd_lib.constants import SAMPLE_RATE
 
 #: ``predicate(user_output, reference_output, inputs) -> bool`` or a mismatch kind
 #: (``"type"``, ``"shape"``, ``"dtype"``, ``"length"``, ``"keys"``, ``"columns"``,
@@ -422,8 +424,26 @@ def register_exercise(
     return exercise
 
 
+#: The notebooks that have exercises: ``nbNN.py`` of this package registers notebook NN's.
+EXERCISE_NOTEBOOKS: tuple[int, ...] = (0, 2, 3, 4, 5, 6, 7, 8, 9)
+
+
+def _load_notebook_exercises(exercise_id: str) -> None:
+    """Import ``nbNN`` for ``"N.M"`` (it registers its exercises); unknown notebooks are left alone."""
+    number = exercise_id.split(".")[0]
+    if number.isdigit() and int(number) in EXERCISE_NOTEBOOKS:
+        name = f"dualkd_lib.teaching.exercises.nb{int(number):02d}"
+        module = sys.modules.get(name)
+        if module is None:
+            importlib.import_module(name)
+        elif exercise_id not in _REGISTRY:  # imported, but its registrations were dropped (a test's registry copy)
+            importlib.reload(module)
+
+
 def registered_exercises() -> dict[str, Exercise]:
-    """A copy of the registry, ``{exercise_id: Exercise}``."""
+    """Every exercise of the course, ``{exercise_id: Exercise}`` (imports each ``nbNN`` once)."""
+    for number in EXERCISE_NOTEBOOKS:
+        _load_notebook_exercises(f"{number}.1")
     return dict(_REGISTRY)
 
 
@@ -433,430 +453,12 @@ def check(exercise_id: str, user_fn: Any) -> Callable:
     Raises ``ValueError`` naming the registered ids when ``exercise_id`` is unknown.
     Taught in notebook 00.
     """
+    if isinstance(exercise_id, str) and exercise_id not in _REGISTRY:
+        _load_notebook_exercises(exercise_id)
     if exercise_id not in _REGISTRY:
-        raise ValueError(f"No exercise {exercise_id!r} is registered; registered: {sorted(_REGISTRY)}.")
+        raise ValueError(f"No exercise {exercise_id!r} is registered; registered: {sorted(registered_exercises())}.")
     ex = _REGISTRY[exercise_id]
     return check_exercise(
         exercise_id, user_fn, ex.reference, ex.make_inputs, n_trials=ex.n_trials, atol=ex.atol,
         rtol=ex.rtol, compare=ex.compare, hints=ex.hints, check_dtype=ex.check_dtype,
     )
-
-
-# ---------------------------------------------------------------------------
-# Notebook 00: warm-up
-# ---------------------------------------------------------------------------
-def seconds_to_frames(seconds: Any, hop_length: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Index of the feature frame that contains each time: ``floor(seconds * sample_rate / hop_length)``.
-
-    ``seconds``: array-like of times (s); ``hop_length``: samples between frames;
-    returns ``int64`` frame indices, same shape. Frame ``k`` covers samples
-    ``[k * hop_length, (k + 1) * hop_length)``. Taught in notebook 00 (Exercise 0.1).
-    """
-    if hop_length <= 0 or sample_rate <= 0:
-        raise ValueError(f"hop_length and sample_rate must be positive, got {hop_length} and {sample_rate}.")
-    samples = np.asarray(seconds, dtype=np.float64) * sample_rate
-    return np.floor(samples / hop_length).astype(np.int64)
-
-
-def _inputs_0_1(rng: np.random.Generator) -> dict:
-    n = int(rng.integers(3, 12))
-    return {"seconds": rng.uniform(0.0, 10.0, size=n), "hop_length": int(rng.choice([160, 256, 320, 512]))}
-
-
-def _used_round(user: Any, ref: Any, inputs: dict) -> bool:
-    r = np.round(np.asarray(inputs["seconds"]) * SAMPLE_RATE / inputs["hop_length"])
-    return np.array_equal(np.asarray(user), r) and not np.array_equal(r, ref)
-
-
-def _forgot_sample_rate(user: Any, ref: Any, inputs: dict) -> bool:
-    return np.allclose(np.asarray(user, dtype=float), np.floor(np.asarray(inputs["seconds"]) / inputs["hop_length"]))
-
-
-register_exercise(
-    "0.1",
-    seconds_to_frames,
-    _inputs_0_1,
-    hints=[
-        (_used_round, "You rounded to the nearest frame. A time belongs to the frame that has already *started*: use np.floor."),
-        (_forgot_sample_rate, "Go through samples: seconds × sample_rate gives samples, samples / hop_length gives frames."),
-        ("dtype", "Frame indices are whole numbers: finish with .astype(np.int64)."),
-        ("type", "Return a numpy array (np.floor(...) of an array is one), not a list or a tensor."),
-    ],
-    task="convert times in seconds to frame indices",
-)
-
-
-# ---------------------------------------------------------------------------
-# Notebook 02: features and label encoding
-# ---------------------------------------------------------------------------
-def _safe_array(x: Any) -> np.ndarray:
-    import torch
-
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def event_frame_range(onset: Any, offset: Any, frame_seconds: float, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frames an event covers: ``(first, end)`` int64 arrays, ``end`` exclusive.
-
-    ``first = floor(onset / frame_seconds)``, ``end = ceil(offset / frame_seconds)``
-    (with a 1e-6-frame tolerance against float rounding), clipped to the
-    ``n_frames`` grid, at least one frame. The convention of
-    :meth:`dualkd_lib.features.ManyHotEncoder.time_to_frames`, which this calls.
-    Taught in notebook 02 (Exercise 2.1).
-    """
-    from dualkd_lib.features import ManyHotEncoder
-
-    enc = ManyHotEncoder(("event",), clip_seconds=n_frames * frame_seconds, n_frames=n_frames,
-                         frame_seconds=frame_seconds)
-    return enc.time_to_frames(onset, offset)
-
-
-def encode_strong(events: Any, n_frames: int, frame_seconds: float, classes: Sequence[str]) -> np.ndarray:
-    """Events ``[(label, onset_s, offset_s), ...]`` -> frame labels ``[classes, n_frames]`` (float32 0/1).
-
-    Frames as in :func:`event_frame_range`; the reference is
-    :meth:`dualkd_lib.features.ManyHotEncoder.encode_strong`. Taught in notebook 02 (Exercise 2.2).
-    """
-    from dualkd_lib.features import ManyHotEncoder
-
-    enc = ManyHotEncoder(tuple(classes), clip_seconds=n_frames * frame_seconds, n_frames=n_frames,
-                         frame_seconds=frame_seconds)
-    return enc.encode_strong(list(events))
-
-
-def standardise(features: Any, mean: Any, std: Any) -> Any:
-    """Per-mel standardisation ``(x - mean[mel]) / std[mel]`` of ``[batch, n_mels, frames]``.
-
-    ``mean``, ``std``: ``[n_mels]`` tensors fitted on training data. The reference is
-    :class:`dualkd_lib.features.Scaler`, loaded with these statistics.
-    Taught in notebook 02 (Exercise 2.3).
-    """
-    import torch
-
-    from dualkd_lib.features import Scaler
-
-    mean = torch.as_tensor(mean, dtype=torch.float32)
-    scaler = Scaler(len(mean))
-    scaler.load_state_dict({"mean": mean, "std": torch.as_tensor(std, dtype=torch.float32),
-                            "fitted": torch.tensor(True)})
-    with torch.no_grad():
-        return scaler(torch.as_tensor(features))
-
-
-def _inputs_2_1(rng: np.random.Generator) -> dict:
-    frame_seconds = float(rng.choice([0.064, 0.032, 0.1]))
-    n_frames = int(10.0 / frame_seconds)
-    n = 12
-    onset = np.round(rng.uniform(0.0, 9.5, size=n), 3)
-    offset = np.round(onset + rng.uniform(0.05, 3.0, size=n), 3)  # some run past the last frame
-    # DESED-style times that sit exactly on frame edges (0.192 s = 3 frames of 64 ms)
-    k = rng.integers(1, n_frames - 20, size=4)
-    onset[:4] = np.round(k * frame_seconds, 3)
-    offset[:4] = np.round((k + rng.integers(1, 15, size=4)) * frame_seconds, 3)
-    return {"onset": onset, "offset": offset, "frame_seconds": frame_seconds, "n_frames": n_frames}
-
-
-def _frame_variant(inputs: dict, on_rule: Callable, off_rule: Callable, tol: float = 1e-6, clip: bool = True
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Frame ranges computed with other rounding rules, to recognise typical mistakes."""
-    on = np.asarray(inputs["onset"]) / inputs["frame_seconds"]
-    off = np.asarray(inputs["offset"]) / inputs["frame_seconds"]
-    first, end = on_rule(on + tol).astype(np.int64), off_rule(off - tol).astype(np.int64)
-    if clip:
-        first, end = np.clip(first, 0, inputs["n_frames"] - 1), np.clip(end, 0, inputs["n_frames"])
-        end = np.maximum(end, first + 1)
-    return first, end
-
-
-def _same_pair(user: Any, other: tuple[np.ndarray, np.ndarray]) -> bool:
-    return len(user) == 2 and all(np.array_equal(_safe_array(u), o) for u, o in zip(user, other))
-
-
-def _hint_2_1_end_floor(user: Any, ref: Any, inputs: dict) -> bool:
-    end = _safe_array(user[1])
-    return any(np.array_equal(end, _frame_variant(inputs, np.floor, np.floor, tol=tol)[1]) for tol in (1e-6, 0.0))
-
-
-def _hint_2_1_inclusive(user: Any, ref: Any, inputs: dict) -> bool:
-    return np.array_equal(_safe_array(user[0]), ref[0]) and np.array_equal(_safe_array(user[1]), ref[1] - 1)
-
-
-def _hint_2_1_round(user: Any, ref: Any, inputs: dict) -> bool:
-    return _same_pair(user, _frame_variant(inputs, np.round, np.round, tol=0.0))
-
-
-def _hint_2_1_tolerance(user: Any, ref: Any, inputs: dict) -> bool:
-    return _same_pair(user, _frame_variant(inputs, np.floor, np.ceil, tol=0.0))
-
-
-def _hint_2_1_no_clip(user: Any, ref: Any, inputs: dict) -> bool:
-    return int(np.max(_safe_array(user[1]))) > inputs["n_frames"]
-
-
-register_exercise(
-    "2.1",
-    event_frame_range,
-    _inputs_2_1,
-    hints=[
-        (_hint_2_1_no_clip, "Some events run past the last frame: clip first to [0, n_frames - 1] and end to "
-                            "[0, n_frames] (np.clip)."),
-        (_hint_2_1_end_floor, "The offset's own frame is active too: use np.ceil for the end (and np.floor for "
-                              "the onset), so every frame the event touches is labelled."),
-        (_hint_2_1_inclusive, "Return `end` exclusive, like a Python slice (labels[first:end]): one more than the "
-                              "last active frame."),
-        (_hint_2_1_round, "Don't round to the nearest frame: floor the onset, ceil the offset."),
-        (_hint_2_1_tolerance, "Float rounding: 0.192 / 0.064 = 2.9999999999999996, so floor gives 2. Add a "
-                              "tolerance of 1e-6 frames: floor(x + 1e-6) for onsets, ceil(x - 1e-6) for offsets."),
-        ("dtype", "Frame indices are whole numbers: finish with .astype(np.int64)."),
-        ("type", "Return a tuple (first, end) of two numpy arrays."),
-        ("length", "Return a tuple of exactly two arrays: (first, end)."),
-    ],
-    task="turn onset/offset times into frame ranges",
-)
-
-
-def _inputs_2_2(rng: np.random.Generator) -> dict:
-    from dualkd_lib.constants import CLASSES
-
-    classes = list(CLASSES[: int(rng.integers(3, len(CLASSES) + 1))])
-    frame_seconds = float(rng.choice([0.064, 0.1]))
-    n_frames = int(10.0 / frame_seconds)
-    events = []
-    for _ in range(int(rng.integers(2, 7))):
-        onset = round(float(rng.uniform(0.0, 9.0)), 3)
-        events.append((str(rng.choice(classes)), onset, round(min(onset + float(rng.uniform(0.1, 4.0)), 10.0), 3)))
-    events.append((classes[0], round(3 * frame_seconds, 3), round(7 * frame_seconds, 3)))  # on frame edges
-    return {"events": events, "n_frames": n_frames, "frame_seconds": frame_seconds, "classes": classes}
-
-
-def _hint_2_2_transposed(user: Any, ref: Any, inputs: dict) -> bool:
-    return _safe_array(user).shape == ref.shape[::-1]
-
-
-def _hint_2_2_end_floor(user: Any, ref: Any, inputs: dict) -> bool:
-    u = _safe_array(user)
-    return u.shape == ref.shape and u.sum() < ref.sum() and np.all(u <= ref)
-
-
-def _hint_2_2_inclusive(user: Any, ref: Any, inputs: dict) -> bool:
-    u = _safe_array(user)
-    return u.shape == ref.shape and u.sum() > ref.sum() and np.all(u >= ref)
-
-
-register_exercise(
-    "2.2",
-    encode_strong,
-    _inputs_2_2,
-    hints=[
-        (_hint_2_2_transposed, "Rows are classes and columns frames: np.zeros((len(classes), n_frames)), "
-                               "then labels[class_index, first:end] = 1."),
-        (_hint_2_2_end_floor, "Some active frames are missing: the offset's frame counts (ceil, with the 1e-6 "
-                              "tolerance), and `end` is exclusive. Reuse event_frame_range from Exercise 2.1."),
-        (_hint_2_2_inclusive, "Too many active frames: `end` is exclusive (labels[c, first:end]), and onsets "
-                              "use floor with a +1e-6 tolerance so 0.192 s starts frame 3, not 2."),
-        ("dtype", "Labels are float32 (the loss compares them with float scores): np.zeros(..., dtype=np.float32)."),
-        ("type", "Return a numpy array [classes, n_frames]."),
-    ],
-    task="encode events as frame labels",
-)
-
-
-def _inputs_2_3(rng: np.random.Generator) -> tuple:
-    import torch
-
-    n_mels = int(rng.choice([8, 16, 64]))
-    frames = int(rng.integers(20, 40))
-    mean = rng.normal(-20.0, 10.0, size=n_mels)
-    std = rng.uniform(5.0, 15.0, size=n_mels)
-    x = mean[None, :, None] + std[None, :, None] * rng.standard_normal((3, n_mels, frames)) + 3.0
-    as_t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
-    return (as_t(x), as_t(mean), as_t(std))
-
-
-def _hint_2_3_batch_stats(user: Any, ref: Any, inputs: tuple) -> bool:
-    x = inputs[0]
-    own = (x - x.mean()) / x.std()
-    per_mel = (x - x.mean(dim=(0, 2), keepdim=True)) / x.std(dim=(0, 2), keepdim=True)
-    return any(bool(np.allclose(_safe_array(user), o.numpy(), atol=1e-3)) for o in (own, per_mel))
-
-
-def _hint_2_3_variance(user: Any, ref: Any, inputs: tuple) -> bool:
-    x, mean, std = inputs
-    return bool(np.allclose(_safe_array(user), ((x - mean[:, None]) / std[:, None] ** 2).numpy(), atol=1e-4))
-
-
-register_exercise(
-    "2.3",
-    standardise,
-    _inputs_2_3,
-    hints=[
-        ("error", "mean and std have one value per mel bin; index them as mean[:, None] so they broadcast "
-                  "over [batch, n_mels, frames] along dim 1."),
-        (_hint_2_3_batch_stats, "Use the given mean and std (fitted once on the training set), not statistics "
-                                "of this batch: a test clip must be scaled exactly like the training data."),
-        (_hint_2_3_variance, "Divide by the standard deviation, not the variance."),
-        ("shape", "Keep the shape [batch, n_mels, frames]: mean[:, None] broadcasts over frames."),
-        ("type", "Return a torch tensor (torch operations on the inputs give one)."),
-    ],
-    task="standardise features with the training mean and std",
-)
-
-
-# ---------------------------------------------------------------------------
-# Notebook 04: post-processing
-# ---------------------------------------------------------------------------
-def _inputs_4_1(rng: np.random.Generator) -> tuple:
-    frames = int(rng.integers(30, 80))
-    scores = rng.random((10, frames))
-    scores[:, : frames // 3] += 0.4 * (rng.random((10, 1)) > 0.5)  # a step, so edges matter
-    return (np.clip(scores, 0.0, 1.0), int(rng.choice([3, 5, 7, 9])))
-
-
-def _scipy_median(scores: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
-    from scipy.ndimage import median_filter as nd_median
-
-    return nd_median(scores, size=size, mode=mode)
-
-
-def _hint_4_1_axis(user: Any, ref: Any, inputs: tuple) -> bool:
-    scores, length = inputs
-    return bool(np.allclose(_safe_array(user), _scipy_median(scores, (length, 1), "nearest")))
-
-
-def _hint_4_1_edges(user: Any, ref: Any, inputs: tuple) -> bool:
-    u = _safe_array(user)
-    half = inputs[1] // 2
-    inner = slice(half, u.shape[-1] - half)
-    return u.shape == ref.shape and np.allclose(u[:, inner], ref[:, inner]) and not np.allclose(u, ref)
-
-
-register_exercise(
-    "4.1",
-    "dualkd_lib.evaluate:median_filter",
-    _inputs_4_1,
-    hints=[
-        (_hint_4_1_axis, "You filtered across classes. Filter each class along time only: window (1, length), "
-                         "or loop over the rows."),
-        (_hint_4_1_edges, "The middle is right, the edges are not: pad each row by repeating its first and last "
-                          "frame (np.pad(..., mode='edge'), or scipy's mode='nearest'), not with zeros or a mirror."),
-        ("shape", "Return the same shape as the scores, [classes, frames]: pad the edges so the filter "
-                  "keeps every frame."),
-        ("type", "Return a numpy array."),
-    ],
-    task="median-filter the scores along time",
-)
-
-
-def decode_clip(scores: Any, threshold: float, frame_seconds: float, classes: Sequence[str] | None = None
-                ) -> Any:
-    """Scores of one clip ``[classes, frames]`` -> events ``event_label, onset, offset`` (s).
-
-    A frame is active when its score is *above* ``threshold``; each run of active
-    frames is one event from its first frame's start to its last frame's end.
-    Rows sorted by class order, then onset. The reference is
-    :func:`dualkd_lib.evaluate.decode_detections` on one clip. Taught in notebook 04
-    (Exercise 4.2).
-    """
-    import pandas as pd
-
-    from dualkd_lib.constants import CLASSES
-    from dualkd_lib.evaluate import decode_detections
-
-    classes = list(CLASSES if classes is None else classes)
-    x = _safe_array(scores).astype(np.float64)
-    det = decode_detections(x[None], ["clip"], frame_seconds, threshold, classes=classes,
-                            clip_seconds=x.shape[-1] * frame_seconds)
-    det["order"] = det["event_label"].map({c: i for i, c in enumerate(classes)})
-    det = det.sort_values(["order", "onset"]).reset_index(drop=True)
-    return pd.DataFrame(det[["event_label", "onset", "offset"]])
-
-
-def _inputs_4_2(rng: np.random.Generator) -> dict:
-    from dualkd_lib.constants import CLASSES
-
-    frames = int(rng.integers(40, 100))
-    scores = np.round(rng.random((len(CLASSES), frames)) ** 2, 1)  # values on a 0.1 grid: some exactly 0.5
-    scores[0, :3] = 0.9  # an event at the start of the clip
-    scores[1, -3:] = 0.9  # and one that lasts to its end
-    return {"scores": scores, "threshold": 0.5, "frame_seconds": float(rng.choice([0.064, 0.1]))}
-
-
-def _as_events(table: Any) -> Any:
-    import pandas as pd
-
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"expected a DataFrame, got {_describe(table)}")
-    missing = {"event_label", "onset", "offset"} - set(table.columns)
-    if missing:
-        raise KeyError(f"missing columns {sorted(missing)}")
-    out = table[["event_label", "onset", "offset"]].copy()
-    out["onset"] = out["onset"].astype(float).round(3)
-    out["offset"] = out["offset"].astype(float).round(3)
-    return out.sort_values(["event_label", "onset"]).reset_index(drop=True)
-
-
-def _compare_4_2(user: Any, ref: Any) -> str | None:
-    try:
-        u = _as_events(user)
-    except (TypeError, KeyError) as err:
-        return f"Return a DataFrame with columns event_label, onset, offset ({err})."
-    r = _as_events(ref)
-    if len(u) != len(r):
-        return f"expected {len(r)} events, got {len(u)}."
-    mismatch = compare_outputs(u, r, atol=1.5e-3, rtol=0.0, check_dtype=False)
-    return None if mismatch is None else mismatch.message
-
-
-def _variant_4_2(inputs: dict, active: np.ndarray, end_shift: int = 0, in_frames: bool = False) -> Any:
-    import pandas as pd
-
-    from dualkd_lib.constants import CLASSES
-
-    fs = 1.0 if in_frames else inputs["frame_seconds"]
-    rows = []
-    for c, label in enumerate(CLASSES):
-        edges = np.diff(np.concatenate([[0], active[c].astype(int), [0]]))
-        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-            rows.append((label, a * fs, (b + end_shift) * fs))
-    return pd.DataFrame(rows, columns=["event_label", "onset", "offset"])
-
-
-def _matches(user: Any, other: Any) -> bool:
-    return _compare_4_2(user, other) is None
-
-
-def _hint_4_2_geq(user: Any, ref: Any, inputs: dict) -> bool:
-    return _matches(user, _variant_4_2(inputs, inputs["scores"] >= inputs["threshold"]))
-
-
-def _hint_4_2_end(user: Any, ref: Any, inputs: dict) -> bool:
-    return _matches(user, _variant_4_2(inputs, inputs["scores"] > inputs["threshold"], end_shift=-1))
-
-
-def _hint_4_2_frames(user: Any, ref: Any, inputs: dict) -> bool:
-    return _matches(user, _variant_4_2(inputs, inputs["scores"] > inputs["threshold"], in_frames=True))
-
-
-def _hint_4_2_edges(user: Any, ref: Any, inputs: dict) -> bool:
-    return len(_as_events(user)) < len(ref)
-
-
-register_exercise(
-    "4.2",
-    decode_clip,
-    _inputs_4_2,
-    hints=[
-        (_hint_4_2_geq, "A frame is active when its score is strictly above the threshold: use `>`, not `>=`."),
-        (_hint_4_2_end, "Offsets are one frame short: an event ends at the *end* of its last active frame, "
-                        "(last + 1) × frame_seconds."),
-        (_hint_4_2_frames, "Onsets and offsets must be in seconds: multiply frame indices by frame_seconds."),
-        (_hint_4_2_edges, "Some events are missing: runs that start in the first frame or last until the final "
-                          "frame need edges too. Pad the activity with a 0 on both sides before np.diff."),
-        (lambda user, ref, inputs: True, "Binarize (scores > threshold), then for each class find where runs "
-                                         "of active frames start (+1 in np.diff) and end (-1)."),
-    ],
-    task="binarize the scores and decode them into events",
-    compare=_compare_4_2,
-)

@@ -196,7 +196,7 @@ def onnx_session(path: str | Path, *, threads: int | None = None) -> Any:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No ONNX file at {path}; export one with dualkd_lib.export.export_onnx.")
+        raise FileNotFoundError(f"No ONNX file at {path}; export one with dualkd_lib.deploy.export.export_onnx.")
     opts = ort.SessionOptions()
     if threads is not None:
         if threads < 1:
@@ -366,12 +366,12 @@ def quantize_dynamic_int8(
 
 
 def evaluate_onnx(ctx: Any, onnx_path: str | Path, split: str = "evaluation", *, threads: int | None = None) -> dict:
-    """PSDS1, PSDS2 and F1 of an ONNX model on ``split`` of a :class:`~dualkd_lib.pipeline.Context`.
+    """PSDS1, PSDS2 and F1 of an ONNX model on ``split`` of a :class:`~dualkd_lib.recipe.pipeline.Context`.
 
     A teacher ONNX model gets the split's cached frame embeddings. Same post-processing
-    and metrics as :func:`dualkd_lib.pipeline.evaluate_scores`. Taught in notebook 09.
+    and metrics as :func:`dualkd_lib.recipe.pipeline.evaluate_scores`. Taught in notebook 09.
     """
-    from dualkd_lib import pipeline
+    from dualkd_lib.recipe import pipeline
 
     session = onnx_session(onnx_path, threads=threads)
     s = ctx.split(split)
@@ -386,7 +386,8 @@ def evaluate_onnx(ctx: Any, onnx_path: str | Path, split: str = "evaluation", *,
 def _real_inputs(checkpoint: Path, kind: str, ckpt: dict, n_clips: int, data_root: Path | None,
                  embedding_checkpoint: Path | None) -> tuple[torch.Tensor, torch.Tensor | None, str] | None:
     """Standardised features (and embeddings for a teacher) of the first clips of the evaluation split."""
-    from dualkd_lib import desed_io, pipeline
+    from dualkd_lib import desed_io
+    from dualkd_lib.recipe import pipeline
     from dualkd_lib.features import FeatureConfig, LogMel, Scaler
     from dualkd_lib.train import load_model_from_checkpoint
 

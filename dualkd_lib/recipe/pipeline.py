@@ -28,10 +28,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dualkd_lib import desed_io, evaluate, generate, models
-from dualkd_lib.distill import MODE_TERMS, mode_uses
+from dualkd_lib import desed_io, evaluate, generate, layout, models
+from dualkd_lib.distill import MODE_TERMS, STUDENT_MODES, mode_uses
 from dualkd_lib.config import Preset, get_preset
-from dualkd_lib.constants import CLASSES, SAMPLE_RATE
+from dualkd_lib.constants import CLASSES
 from dualkd_lib.datasets import SEDDataset, build_train_loader
 from dualkd_lib.features import FeatureCache, LogMel, ManyHotEncoder, Scaler, n_output_frames
 from dualkd_lib.train import (
@@ -46,24 +46,6 @@ from dualkd_lib.train import (
 
 log = logging.getLogger(__name__)
 
-#: The five student modes of the ablation, in table order.
-STUDENT_MODES: tuple[str, ...] = ("supervised", "kd", "takd", "eefd", "dual")
-
-
-def repo_root() -> Path:
-    """The repository folder (holds ``pyproject.toml``); the current folder outside a clone."""
-    here = Path(__file__).resolve().parent.parent
-    return here if (here / "pyproject.toml").is_file() else Path.cwd()
-
-
-def default_data_root(preset: str) -> Path:
-    """``<repo>/data/generated/<preset>``: where the preset's generated data live."""
-    return repo_root() / "data" / "generated" / preset
-
-
-def default_work_dir(preset: str) -> Path:
-    """``<repo>/data/cache/<preset>``: features, frozen models' outputs, runs."""
-    return repo_root() / "data" / "cache" / preset
 
 
 # --------------------------------------------------------------------------
@@ -152,7 +134,7 @@ class Context:
     progress: bool = True
     #: desed preset: folder of the DCASE recipe's BEATs HDF5 files (default: $DUALKD_BEATS_DIR)
     beats_dir: Path | None = None
-    #: install the preset's pre-trained embedding model and teacher when a bundle ships (dualkd_lib.pretrained)
+    #: install the preset's pre-trained embedding model and teacher when a bundle ships (dualkd_lib.recipe.pretrained)
     use_pretrained: bool = True
     _splits: dict[str, SplitTensors] = field(default_factory=dict, repr=False)
     _scaler: Scaler | None = field(default=None, repr=False)
@@ -173,7 +155,7 @@ class Context:
         point at a DESED folder. Taught in notebook 03.
         """
         p = get_preset(preset)
-        root = Path(data_root) if data_root else default_data_root(p.name)
+        root = Path(data_root) if data_root else layout.default_data_root(p.name)
         if not data_present(root):
             if p.generator is None or not make_data_if_missing:
                 desed_io.check_split(root, "strong")  # raises the helpful FileNotFoundError
@@ -184,7 +166,7 @@ class Context:
                 )
             log.info("No data in %s: generating the %s dataset (seed 0).", root, p.name)
             make_data(p, root, seed=0, progress=progress)
-        work = Path(work_dir) if work_dir else default_work_dir(p.name)
+        work = Path(work_dir) if work_dir else layout.default_work_dir(p.name)
         work.mkdir(parents=True, exist_ok=True)
         return cls(p, root.resolve(), work.resolve(), progress)
 
@@ -279,19 +261,19 @@ class Context:
 
     # ------------------------------------------------------------------ teacher
     def teacher_path(self, seed: int = 0) -> Path:
-        return self.work_dir / "runs" / f"teacher-seed{seed}" / "final.pt"
+        return layout.teacher_checkpoint(self.work_dir, seed)
 
     def _install_pretrained(self) -> bool:
         """Install the shipped pre-trained embedding model and teacher (seed 0), if any fits."""
         if not self.use_pretrained or self.preset.generator is None:
             return False
-        from dualkd_lib import pretrained
+        from dualkd_lib.recipe import pretrained
 
         return pretrained.install(self)
 
     def plain_teacher_path(self, seed: int = 0) -> Path:
         """The teacher CRNN trained *without* embeddings (the paper's "baseline CRNN")."""
-        return self.work_dir / "runs" / f"teacher-noemb-seed{seed}" / "final.pt"
+        return layout.plain_teacher_run_dir(self.work_dir, seed) / "final.pt"
 
     def teacher(self, seed: int = 0) -> nn.Module:
         """The frozen teacher of ``seed`` (its mean model, as DCASE reports); trains it once."""
@@ -376,7 +358,7 @@ def _cached_run_fits(ctx: Context, kind: str, path: Path, train_config, model_co
     if model_config is None:
         model_config = {"embedding": ctx.preset.embedding, "teacher": ctx.preset.teacher,
                         "student": ctx.preset.student}[kind]
-    from dualkd_lib.pretrained import is_shipped
+    from dualkd_lib.recipe.pretrained import is_shipped
 
     binds = kind != "embedding" and not is_shipped(path.parent)  # shipped models serve any data of their preset
     check_cached_run(path, kind=kind, model_config=model_config, train_config=train_config,
@@ -390,7 +372,7 @@ def model_fingerprint(path: Path) -> str:
     From the content, not the folder or the time stamp, so that a work folder that is
     copied or moved (a classroom cache) keeps its caches valid, and a retrained model
     (new content) never reuses the old one's."""
-    from dualkd_lib.pretrained import sha256
+    from dualkd_lib.recipe.pretrained import sha256
 
     return f"{path.name}:{path.stat().st_size}:{sha256(path)[:16]}"
 
@@ -596,7 +578,7 @@ def train_plain_teacher(ctx: Context, *, seed: int = 0, validate: bool = False) 
 
 
 def student_run_dir(ctx: Context, mode: str, seed: int) -> Path:
-    return ctx.work_dir / "runs" / f"student-{mode}-seed{seed}"
+    return layout.student_run_dir(ctx.work_dir, mode, seed)
 
 
 def train_student(ctx: Context, mode: str, *, seed: int = 0, validate: bool | None = None) -> Path:
@@ -621,7 +603,7 @@ def train_student_run(ctx: Context, cfg: TrainConfig, run_dir: Path, *, validate
     """Train one student with the training settings ``cfg`` (its mode, seed, steps) into ``run_dir``.
 
     What :func:`train_student` does for the preset's settings, and
-    :func:`dualkd_lib.learner_runs.short_run` for a learner's changed ones. ``init``: start from
+    :func:`dualkd_lib.teaching.learner_runs.short_run` for a learner's changed ones. ``init``: start from
     these weights (a student's ``state_dict``, e.g. a finished run's) instead of the seeded random
     ones; the mean student starts as their copy. A finished run that fits is loaded, not
     retrained. Returns ``final.pt``.
@@ -914,9 +896,9 @@ def pretrain(ctx: Context, out_dir: str | Path, *, overwrite: bool = False, comm
 
     Trains in ``ctx.work_dir`` (without installing a shipped bundle there), scores the
     teacher and the linear probe on validation and evaluation, and writes the bundle with
-    :func:`dualkd_lib.pretrained.write_bundle`. Returns the manifest's path. Taught in notebook 03.
+    :func:`dualkd_lib.recipe.pretrained.write_bundle`. Returns the manifest's path. Taught in notebook 03.
     """
-    from dualkd_lib import pretrained
+    from dualkd_lib.recipe import pretrained
 
     if ctx.preset.generator is None:
         raise ValueError("dualkd pretrain trains the BEATs stand-in on generated data; the desed preset reads BEATs.")
@@ -992,6 +974,63 @@ def run_ablation(ctx: Context, *, seeds: Iterable[int] = (0,), out_dir: str | Pa
 
 
 # --------------------------------------------------------------------------
-# Prediction on anyone's recordings: moved to dualkd_lib.predict
+# Several processes (torchrun)
 # --------------------------------------------------------------------------
-from dualkd_lib.predict import predict_files  # noqa: E402,F401  (kept for old callers; returns a PredictResult)
+def train_distributed(command: str, *, preset: str | None = None, data_root: str | Path | None = None,
+                      work_dir: str | Path | None = None, mode: str = "dual", seed: int = 0,
+                      split_batch: bool = True, backend: str | None = None) -> None:
+    """``dualkd ddp {train-teacher,train-student}`` in each process started by ``torchrun``.
+
+    Rank 0 first computes every cache the run needs (features, embeddings,
+    teacher outputs) while the other processes wait, then all load them and
+    train with :func:`dualkd_lib.train.distributed.ddp_train`. A student that
+    needs the teacher requires a trained teacher (run ``train-teacher`` first).
+    README "Running on real DESED".
+    """
+    from torch import distributed as dist
+
+    from dualkd_lib.train.distributed import ddp_train, init_distributed
+
+    if command not in ("train-teacher", "train-student"):
+        raise ValueError(f"command must be 'train-teacher' or 'train-student', got {command!r}.")
+    rank, world_size = init_distributed(backend)
+    teacher = command == "train-teacher"
+    needs_teacher = not teacher and mode_uses(mode, "kd")
+    needs_emb = teacher or mode_uses(mode, "emb")
+
+    def context() -> Context:
+        return Context.create(preset, data_root=data_root, work_dir=work_dir,
+                              make_data_if_missing=rank == 0, progress=rank == 0)
+
+    work = Path(work_dir) if work_dir else layout.default_work_dir(get_preset(preset).name)
+    teacher_ckpt = layout.teacher_checkpoint(work, seed)
+    if needs_teacher and not teacher_ckpt.is_file():  # checked by every process: none waits forever
+        raise FileNotFoundError(f"No trained teacher at {teacher_ckpt}; run "
+                                "`torchrun ... -m dualkd_lib.cli ddp train-teacher` first.")
+    if rank == 0:  # compute the caches once, alone
+        ctx = context()
+        data = ctx.training_datasets(with_teacher=needs_teacher, with_embeddings=needs_emb)
+    if world_size > 1:
+        dist.barrier()
+    if rank != 0:
+        ctx = context()
+        data = ctx.training_datasets(with_teacher=needs_teacher, with_embeddings=needs_emb)
+
+    if teacher:
+        cfg = ctx.preset.teacher_config(seed)
+        model: nn.Module = models.CRNN(ctx.preset.teacher, seed=seed)
+        run_dir = ctx.teacher_path(seed).parent
+    else:
+        cfg = ctx.preset.student_config(mode, seed)
+        model = models.SECRNN(ctx.preset.student, seed=seed)
+        run_dir = student_run_dir(ctx, mode, seed)
+    result = ddp_train(model, data, cfg, run_dir=run_dir, split_batch=split_batch,
+                       teacher_needs_embeddings=teacher, progress=rank == 0, preset=ctx.preset.name,
+                       data_fingerprint=ctx.data_fingerprint())
+    if rank == 0:
+        _save_inference_bundle(ctx, run_dir)
+        _write_run_info(run_dir, result, cfg)
+        log.info("Done: %s", result.final_path)
+    if world_size > 1:
+        dist.barrier()
+        dist.destroy_process_group()

@@ -51,7 +51,7 @@ def pack(preset: str | Any, out: str | Path, *, data_root: str | Path | None = N
     or nothing is trained yet, and (``FileExistsError``) an existing ``out`` unless
     ``overwrite``. Returns ``out``. Taught in notebook 00.
     """
-    from dualkd_lib import pipeline
+    from dualkd_lib.recipe import pipeline
 
     out = Path(out)
     if out.exists() and not overwrite:
@@ -66,7 +66,7 @@ def pack(preset: str | Any, out: str | Path, *, data_root: str | Path | None = N
     members = [(f"data/{p.relative_to(ctx.data_root).as_posix()}", p) for p in _files(ctx.data_root)]
     members += [(f"cache/{p.relative_to(ctx.work_dir).as_posix()}", p) for p in _files(ctx.work_dir)]
     from dualkd_lib import __version__
-    from dualkd_lib.pretrained import sha256
+    from dualkd_lib.recipe.pretrained import sha256
 
     files = {}
     for arcname, path in tqdm(members, desc="cache pack: checksums", unit="file", disable=not progress):
@@ -142,7 +142,7 @@ def unpack(archive: str | Path, *, preset: str | Any | None = None, data_root: s
     targets and moved into place only when every check passed. Returns a summary
     (``preset``, ``files``, ``bytes``, ``seconds``, folders). Taught in notebook 00.
     """
-    from dualkd_lib import pipeline
+    from dualkd_lib.recipe import pipeline
     from dualkd_lib.config import get_preset
 
     start = time.perf_counter()

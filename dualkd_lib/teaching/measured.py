@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-MEASURED_ROOT = Path(__file__).parent / "resources" / "measured"
+MEASURED_ROOT = Path(__file__).parent.parent / "resources" / "measured"
 
 
 def read(name: str) -> dict[str, Any]:

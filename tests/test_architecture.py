@@ -1,0 +1,126 @@
+"""The layering rule of docs/ARCHITECTURE.md, read from the imports of every module of dualkd_lib.
+
+The method at the bottom; ``train/`` and ``predict`` above it; ``recipe/`` above those;
+``deploy/``, ``teaching/`` and ``course/`` above that; ``cli`` on top. Nothing imports upward,
+and ``teaching/`` never imports ``course/``. Function-level imports count as much as the ones
+at the top of a file.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "dualkd_lib"
+
+#: Layer of each part of the package (the method is 0, everything not listed).
+LAYERS: dict[str, int] = {
+    "dualkd_lib.train": 1,
+    "dualkd_lib.predict": 1,
+    "dualkd_lib.recipe": 2,
+    "dualkd_lib.deploy": 3,
+    "dualkd_lib.teaching": 3,
+    "dualkd_lib.course": 3,
+    "dualkd_lib.cli": 4,
+}
+#: The one upward import the rule allows: the presets assemble every run's settings, and a run's
+#: settings (a frozen dataclass with no behaviour) live beside the loop that reads them.
+ALLOWED_UPWARD: set[tuple[str, str]] = {("dualkd_lib.config", "dualkd_lib.train.config")}
+#: Imports that are never allowed, whatever the layers say.
+FORBIDDEN: tuple[tuple[str, str], ...] = (("dualkd_lib.teaching", "dualkd_lib.course"),)
+
+
+def layer(module: str) -> int:
+    for prefix, value in sorted(LAYERS.items(), key=lambda kv: -len(kv[0])):
+        if module == prefix or module.startswith(prefix + "."):
+            return value
+    return 0
+
+
+def module_name(path: Path, root: Path = PACKAGE) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_module(dotted: str, root: Path) -> bool:
+    rel = Path(*dotted.split(".")[1:])
+    return (root / rel).with_suffix(".py").is_file() or (root / rel / "__init__.py").is_file()
+
+
+def imported_modules(source: str, root: Path = PACKAGE) -> set[str]:
+    """Every ``dualkd_lib`` module that ``source`` imports, at any depth of the file."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "dualkd_lib")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "dualkd_lib":
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                found.add(candidate if _is_module(candidate, root) else node.module)
+    return found
+
+
+def violations(root: Path = PACKAGE) -> list[str]:
+    """Each import of the tree under ``root`` that breaks the layering rule, as a readable line."""
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        here = module_name(path, root)
+        for target in sorted(imported_modules(path.read_text(encoding="utf-8"), root)):
+            if target == "dualkd_lib" or (here, target) in ALLOWED_UPWARD:
+                continue
+            if layer(target) > layer(here):
+                problems.append(f"{here} (layer {layer(here)}) imports {target} (layer {layer(target)}): upward")
+            for low, high in FORBIDDEN:
+                if (here == low or here.startswith(low + ".")) and (target == high or target.startswith(high + ".")):
+                    problems.append(f"{here} imports {target}: {low} never imports {high}")
+    return problems
+
+
+def test_no_module_imports_upward() -> None:
+    assert violations() == []
+
+
+def test_every_module_has_a_layer_and_the_top_layers_exist() -> None:
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    assert {"dualkd_lib.cli", "dualkd_lib.recipe.pipeline", "dualkd_lib.train.loop", "dualkd_lib.teaching.setup",
+            "dualkd_lib.course.build", "dualkd_lib.deploy.export", "dualkd_lib.distill"} <= modules
+    assert layer("dualkd_lib.distill") == 0 and layer("dualkd_lib.train.step") == 1
+    assert layer("dualkd_lib.recipe.pipeline") == 2 and layer("dualkd_lib.cli") == 4
+
+
+@pytest.mark.parametrize(
+    ("where", "source", "expected"),
+    [
+        ("models.py", "def f():\n    from dualkd_lib.recipe import pipeline\n", "upward"),
+        ("train/step.py", "from dualkd_lib.teaching.plots import plot_logmel\n", "upward"),
+        ("teaching/plots2.py", "import dualkd_lib.course.build\n", "never imports"),
+        ("recipe/x.py", "from dualkd_lib import models, train\nfrom dualkd_lib.train import loop\n", None),
+    ],
+)
+def test_the_checker_catches_an_upward_import(tmp_path: Path, where: str, source: str, expected: str | None) -> None:
+    """The rule is not vacuous: a copy of the tree with one bad import fails it."""
+    import shutil
+
+    root = tmp_path / "dualkd_lib"
+    shutil.copytree(PACKAGE, root, ignore=shutil.ignore_patterns("resources", "__pycache__"))
+    (root / where).write_text(source, encoding="utf-8")
+    found = violations(root)
+    if expected is None:
+        assert found == []
+    else:
+        assert len(found) == 1 and expected in found[0], found
+
+
+def test_no_module_outside_course_and_recipe_is_much_longer_than_500_lines() -> None:
+    """The ceiling of issue #12, as a record: the modules still over it are listed here by name."""
+    still_long = {"generate", "evaluate", "models", "features", "desed_io", "predict", "desed_real",
+                  "deploy.benchmark", "teaching.plots_distill"}
+    long = set()
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path).removeprefix("dualkd_lib.")
+        if name.split(".")[0] in ("course", "recipe"):
+            continue
+        if len(path.read_text(encoding="utf-8").splitlines()) > 550:
+            long.add(name)
+    assert long <= still_long, f"new long modules: {sorted(long - still_long)}"
