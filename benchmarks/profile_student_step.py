@@ -32,7 +32,6 @@ from dualkd_lib.distill import ema_alpha, mean_student_forward, mode_uses, updat
 from dualkd_lib.features import n_frames, n_output_frames  # noqa: E402
 from dualkd_lib.datasets import mixup_batch  # noqa: E402
 from dualkd_lib.train import training_step  # noqa: E402
-from dualkd_lib.train.loop import _to_device  # noqa: E402
 
 torch.set_num_threads(1)
 P = config.COURSE
@@ -81,7 +80,7 @@ def profile(mode: str, steps: int = 30, warm: int = 5) -> None:
         if step == warm:
             times.clear()
         t0 = time.perf_counter()
-        batch = timed(times, "data", lambda: mixup_batch(_to_device(next(it), torch.device("cpu")),
+        batch = timed(times, "data", lambda: mixup_batch(dict(next(it)),
                                                          np.random.default_rng([0, step, 7]),
                                                          prob=cfg.mixup_prob, beta=cfg.mixup_beta))
         x = batch["features"]

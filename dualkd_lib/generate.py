@@ -49,6 +49,7 @@ import soundfile as sf
 from tqdm.auto import tqdm
 
 from dualkd_lib.constants import CLASSES, CLIP_SECONDS, SAMPLE_RATE
+from dualkd_lib import layout
 from dualkd_lib.layout import SPLITS
 from dualkd_lib.other_sounds import OTHER_CLASSES, synthesize_other
 from dualkd_lib.recording import DRY, ROOM_MICROPHONE, RecordingDomain, draw_recording, render_event
@@ -75,7 +76,7 @@ _SPLIT_STREAMS: dict[str, int] = {
 _EMBEDDING_STREAM = 100  # the embedding corpus: a separate stream
 _STREAM_TAG = 20240205  # constant mixed into every SeedSequence of this module
 
-_REAL_DESED_TSV = Path(__file__).parent / "resources" / "desed_validation" / "validation_groundtruth.tsv"
+_REAL_DESED_TSV = layout.resources_dir() / "desed_validation" / "validation_groundtruth.tsv"
 
 
 # ---------------------------------------------------------------------------

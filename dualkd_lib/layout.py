@@ -78,6 +78,12 @@ def package_parent() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def resources_dir() -> Path:
+    """``dualkd_lib/resources``: the data that ships with the package (real DESED validation
+    annotations, the pre-trained bundles, the measured records). Taught in notebook 04."""
+    return Path(__file__).parent / "resources"
+
+
 def repo_root() -> Path:
     """The repository folder (holds ``pyproject.toml``); the current folder outside a clone.
 

@@ -201,7 +201,7 @@ def _same_names(files: Sequence[Path]) -> dict[Path, Path]:
     first: dict[str, Path] = {}
     clashes: dict[Path, Path] = {}
     for path in files:
-        key = evaluate._audio_id(path.name)
+        key = evaluate.audio_id(path.name)
         if key in first:
             if first[key].resolve() != path.resolve():
                 clashes[path] = first[key]

@@ -11,10 +11,11 @@ import soundfile as sf
 import torch
 
 from dualkd_lib import desed_io as io
+from dualkd_lib import layout
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.layout import SPLITS, split_paths
 
-RESOURCES = Path(io.__file__).parent / "resources" / "desed_validation"
+RESOURCES = layout.resources_dir() / "desed_validation"
 
 
 def write_text(path: Path, lines: list[str]) -> Path:

@@ -18,9 +18,10 @@ import torch
 from sed_scores_eval import intersection_based
 
 from dualkd_lib import evaluate as ev
+from dualkd_lib import layout
 from dualkd_lib.constants import CLASSES
 
-RES = Path(ev.__file__).parent / "resources" / "desed_validation"
+RES = layout.resources_dir() / "desed_validation"
 GT_TSV = RES / "validation_groundtruth.tsv"
 DUR_TSV = RES / "validation_metadata.tsv"
 OPS_DIR = RES / "baseline_2020_detections"

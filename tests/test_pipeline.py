@@ -371,7 +371,8 @@ def test_a_copied_work_folder_keeps_its_cached_teacher_outputs_and_embeddings(ct
 
 
 def test_dualkd_ddp_outside_torchrun_trains_in_one_process(ctx: pipeline.Context, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture) -> None:
     """`dualkd ddp train-student` (the torchrun entry) runs as one process without torchrun's environment,
     refuses a student that needs a teacher the work folder lacks, and writes the same run folder as Context."""
     from dualkd_lib import layout
@@ -379,9 +380,9 @@ def test_dualkd_ddp_outside_torchrun_trains_in_one_process(ctx: pipeline.Context
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     ctx.teacher(0)
     empty = tmp_path / "empty-work"
-    with pytest.raises(FileNotFoundError, match="train-teacher"):
-        cli.main(["ddp", "train-student", "--preset", "tiny", "--mode", "kd", "--data", str(ctx.data_root),
-                  "--work-dir", str(empty)])
+    assert cli.main(["ddp", "train-student", "--preset", "tiny", "--mode", "kd", "--data", str(ctx.data_root),
+                     "--work-dir", str(empty)]) == 2
+    assert "No trained teacher" in capsys.readouterr().err and not empty.exists()
     work = tmp_path / "work"
     shutil.copytree(ctx.work_dir, work, ignore=shutil.ignore_patterns("student-*"))
     assert cli.main(["ddp", "train-student", "--preset", "tiny", "--mode", "kd", "--data", str(ctx.data_root),

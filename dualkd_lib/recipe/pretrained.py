@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dualkd_lib import layout
+
 log = logging.getLogger(__name__)
 
-SHIPPED_ROOT = Path(__file__).parent.parent / "resources" / "pretrained"
+SHIPPED_ROOT = layout.resources_dir() / "pretrained"
 ENV_VAR = "DUALKD_PRETRAINED_DIR"
 MANIFEST = "manifest.json"
 #: files of a bundle -> where they go in a work folder

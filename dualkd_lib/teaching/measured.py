@@ -9,13 +9,14 @@ drift from the record. Taught in notebook 06 (the TAKD readings).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-MEASURED_ROOT = Path(__file__).parent.parent / "resources" / "measured"
+from dualkd_lib import layout
+
+MEASURED_ROOT = layout.resources_dir() / "measured"
 
 
 def read(name: str) -> dict[str, Any]:

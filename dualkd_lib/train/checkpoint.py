@@ -16,18 +16,15 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-
+from dualkd_lib.models import MODEL_CLASSES
 
 log = logging.getLogger(__name__)
 
 #: Version of the checkpoint layout written by :func:`save_checkpoint`.
 CHECKPOINT_FORMAT: int = 1
 #: Model kinds a checkpoint can hold: the ``dualkd_lib.models`` class and config class of each.
-MODEL_KINDS: dict[str, tuple[str, str]] = {
-    "teacher": ("CRNN", "CRNNConfig"),
-    "student": ("SECRNN", "CRNNConfig"),
-    "embedding": ("EmbeddingModel", "EmbeddingModelConfig"),
-}
+MODEL_KINDS: dict[str, tuple[str, str]] = {kind: (cls.__name__, config.__name__)
+                                         for kind, (cls, config) in MODEL_CLASSES.items()}
 
 
 def config_diffs(old: Mapping[str, Any], new: Mapping[str, Any], *, ignored: Sequence[str] = (),
@@ -73,8 +70,7 @@ def describe_model(model: nn.Module) -> tuple[str, Any]:
     ``model_config`` is the model's ``cfg`` dataclass (None if it has none).
     Taught in notebook 03.
     """
-    name = type(model).__name__
-    kind = next((k for k, (cls_name, _) in MODEL_KINDS.items() if cls_name == name), "custom")
+    kind = next((k for k, (cls, _) in MODEL_CLASSES.items() if type(model) is cls), "custom")
     return kind, getattr(model, "cfg", None)
 
 
@@ -218,17 +214,14 @@ def build_model(model_kind: str, model_config: Mapping[str, Any]) -> nn.Module:
 
     Taught in notebook 03.
     """
-    from dualkd_lib import models
-
-    if model_kind not in MODEL_KINDS:
+    if model_kind not in MODEL_CLASSES:
         raise ValueError(
             f"Cannot rebuild a {model_kind!r} model; only {list(MODEL_KINDS)} checkpoints can be rebuilt."
         )
     if model_config is None:
         raise ValueError(f"The checkpoint of the {model_kind} model has no model_config to rebuild it from.")
-    cls_name, config_name = MODEL_KINDS[model_kind]
-    config = getattr(models, config_name)(**{k: _tuples(v) for k, v in model_config.items()})
-    return getattr(models, cls_name)(config)
+    cls, config_cls = MODEL_CLASSES[model_kind]
+    return cls(config_cls(**{k: _tuples(v) for k, v in model_config.items()}))
 
 
 def kept_weights(checkpoint: str | Path) -> str:

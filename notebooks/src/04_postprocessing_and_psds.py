@@ -19,14 +19,13 @@
 # %%
 # Set-up: imports only (the seeding happens in `notebook_setup` below).
 import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
-from dualkd_lib import evaluate
+from dualkd_lib import evaluate, layout
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.recipe import pipeline
 from dualkd_lib.teaching import exercises, plots, setup, widgets
@@ -48,7 +47,7 @@ SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 # 0.99), shipped with the library.
 
 # %%
-REAL = Path(evaluate.__file__).parent / "resources" / "desed_validation"
+REAL = layout.resources_dir() / "desed_validation"
 gt_real = pd.read_csv(REAL / "validation_groundtruth.tsv", sep="\t")
 dur_real = pd.read_csv(REAL / "validation_metadata.tsv", sep="\t")
 det_05 = pd.read_csv(REAL / "baseline_2020_detections_at_0.5.tsv", sep="\t")
