@@ -191,6 +191,6 @@ def get_preset(name: str | None = None) -> Preset:
     if name not in PRESETS:
         raise ValueError(
             f"Unknown preset {name!r}; valid presets are {sorted(PRESETS)} "
-            f"(set ${PRESET_ENV_VAR} or pass --preset)."
+            f"(pass name=..., set ${PRESET_ENV_VAR}, or --preset on the command line)."
         )
     return PRESETS[name]

@@ -154,7 +154,9 @@ def test_context_reads_beats_embeddings_not_the_stand_in(api_run) -> None:
     assert desed_real.context_beats_h5_path(api_run.beats, "evaluation") == api_run.beats / "public_eval.hdf5"
     assert desed_real.context_beats_h5_path("emb", "weak") == desed_real.beats_h5_path("emb", "weak")
     with pytest.raises(FileNotFoundError, match=r"does not extract the public evaluation set.*public_eval\.hdf5"):
-        desed_real.desed_context_embeddings(ctx, "evaluation", api_run.beats / "elsewhere" / "public_eval.hdf5")
+        desed_real.cached_beats_embeddings("evaluation", api_run.beats / "elsewhere" / "public_eval.hdf5",
+                                           filenames=ctx.split("evaluation").filenames, n_frames=156,
+                                           work_dir=ctx.work_dir, progress=False)
 
 
 def test_teacher_and_dual_student_train_a_few_steps(api_run) -> None:

@@ -248,7 +248,7 @@ def test_load_wav_mono_16k(tmp_path):
 def test_load_wav_resamples_44k(tmp_path, caplog):
     path = write_wav(tmp_path / "a.wav", seconds=1.0, sr=44100)
     with caplog.at_level(logging.INFO, logger="dualkd_lib.desed_io"):
-        io._NOTED_RATES.clear()
+        io.audio._NOTED_RATES.clear()
         wave = io.load_wav(path)
         io.load_wav(path)
     assert wave.shape == (16000,)
@@ -328,7 +328,7 @@ def test_check_split_missing_folders(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         io.check_split(tmp_path / "nowhere", "strong")
     msg = str(err.value)
-    assert "nowhere" in msg and "dualkd make-data --preset tiny --out" in msg and "DESED root" in msg
+    assert "nowhere" in msg and "dualkd make-data --preset PRESET --out" in msg and "DESED root" in msg
     tmp_path.joinpath("audio").mkdir()
     with pytest.raises(FileNotFoundError) as err:
         io.check_split(tmp_path, "weak")

@@ -134,22 +134,16 @@ def test_load_split_and_beats_embeddings(prepared, tmp_path: Path) -> None:
         desed_real.beats_h5_path("emb", "evaluation")
 
 
-def test_desed_context_embeddings_caches(prepared, tmp_path: Path) -> None:
+def test_cached_beats_embeddings_caches(prepared, tmp_path: Path) -> None:
     root, _ = prepared
-
-    class FakeContext:  # what desed_context_embeddings uses of pipeline.Context
-        def __init__(self) -> None:
-            from dualkd_lib.config import get_preset
-
-            self.preset, self.work_dir, self.progress = get_preset("desed"), tmp_path / "work", False
-
-        def split(self, name):
-            return desed_io.load_split(root, name)
-
     names = desed_io.load_split(root, "validation").filenames
     h5 = desed_real.write_beats_like_h5(tmp_path / "devtest.hdf5", names, torch.ones(2, 768, 496))
-    ctx = FakeContext()
-    emb = desed_real.desed_context_embeddings(ctx, "validation", h5)
+
+    def embeddings():
+        return desed_real.cached_beats_embeddings("validation", h5, filenames=names, n_frames=156,
+                                                  work_dir=tmp_path / "work", progress=False)
+
+    emb = embeddings()
     assert emb.shape == (2, 768, 156) and torch.all(emb == 1)
     assert (tmp_path / "work" / "embeddings" / "validation-beats.pt").is_file()
-    torch.testing.assert_close(desed_real.desed_context_embeddings(ctx, "validation", h5), emb)
+    torch.testing.assert_close(embeddings(), emb)

@@ -356,7 +356,7 @@ def test_window_frames_join_without_drift() -> None:
     burst = slice(int(25.0 * RATE), int(25.4 * RATE))
     x[burst] = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(burst.stop - burst.start) / RATE)
     blocks = iter(np.array_split(x, 7))
-    windows = list(predict._windows(blocks, window=fcfg.clip_samples, stride=predictor.stride_samples,
+    windows = list(predict.audio._windows(blocks, window=fcfg.clip_samples, stride=predictor.stride_samples,
                                     min_tail=2048, batch=4))
     scores = np.concatenate([predictor.score_windows(w) for w in windows])
     per_frame = scores.transpose(1, 0, 2).reshape(len(CLASSES), -1)[0]

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dualkd_lib.features import FeatureConfig, LogMel, Scaler
+from dualkd_lib.features import FeatureConfig, LogMel, Scaler, output_frame_seconds
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class StreamingDetector:
         self.logmel = LogMel(feature_cfg)
         self.scaler = copy.deepcopy(scaler).eval()
         self.frame_samples = feature_cfg.hop_length * feature_cfg.net_pooling
-        self.frame_seconds = self.frame_samples / feature_cfg.sample_rate
+        self.frame_seconds = output_frame_seconds(feature_cfg)
         self.hop_frames = max(1, round(hop_seconds / self.frame_seconds))
         self.context_frames = math.ceil(context_seconds / self.frame_seconds - 1e-9)
         self.lookahead_frames = math.ceil(lookahead_seconds / self.frame_seconds - 1e-9)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dualkd_lib.desed_io import read_tsv_frame
 from dualkd_lib.evaluate.scenarios import DurationsLike, EventsLike, PathLike, _EVENT_COLUMNS
 from dualkd_lib.evaluate.decoding import audio_id
 
@@ -26,7 +27,7 @@ def _read_table(obj: pd.DataFrame | PathLike, what: str) -> pd.DataFrame:
         path = Path(obj)
         if not path.is_file():
             raise FileNotFoundError(f"{what} file {path} does not exist.")
-        return pd.read_csv(path, sep="\t")
+        return read_tsv_frame(path)
     raise ValueError(f"{what} must be a pandas DataFrame or a TSV path, got {type(obj).__name__}.")
 
 

@@ -243,8 +243,9 @@ class Context:
             if beats is None:
                 raise FileNotFoundError("The desed preset reads BEATs embeddings from the DCASE recipe's HDF5 files: "
                                         "set $DUALKD_BEATS_DIR (see docs/REAL_DESED.md).")
-            self._embeddings[split] = desed_real.desed_context_embeddings(
-                self, split, desed_real.context_beats_h5_path(beats, split))
+            self._embeddings[split] = desed_real.cached_beats_embeddings(
+                split, desed_real.context_beats_h5_path(beats, split), filenames=self.split(split).filenames,
+                n_frames=n_output_frames(self.preset.features), work_dir=self.work_dir, progress=self.progress)
         if split not in self._embeddings:
             path = self.work_dir / "embeddings" / f"{split}.pt"
             self.embedding_model()  # pre-trains it first if needed

@@ -53,7 +53,8 @@ def check_same_data(state: Mapping[str, Any], path: Path, data_fingerprint: str 
         raise ValueError(
             f"The run in {path.parent} was trained on other data (data fingerprint {stored} -> {data_fingerprint}: "
             "the dataset was regenerated or changed since). It is kept as it is: move its folder away (or use "
-            "another --work-dir) and the model is trained again on the current data."
+            "another work folder: work_dir=..., --work-dir on the command line) and the model is trained "
+            "again on the current data."
         )
 
 
@@ -199,8 +200,8 @@ def check_cached_run(path: str | Path, *, kind: str, model_config: Any, train_co
     if diffs:
         raise ValueError(
             f"The cached {kind} run in {path.parent} was made with other settings than the current ones "
-            f"({'; '.join(diffs)}). It is kept as it is: move its folder away (or use another --work-dir) "
-            "and the model is trained again with the current settings."
+            f"({'; '.join(diffs)}). It is kept as it is: move its folder away (or use another work folder: "
+            "work_dir=..., --work-dir on the command line) and the model is trained again with the current settings."
         )
 
 
@@ -273,7 +274,7 @@ def load_model_from_checkpoint(
         raise ValueError(
             f"The weights in {path} (a {kind} model, {ckpt.get('model_class')}, preset {ckpt.get('preset')!r}) do "
             f"not fit the {MODEL_KINDS[kind][0]} rebuilt from its config"
-            f"{'' if expected_kind is None else f' (expected a {expected_kind} model)'}: {err} If it is a cached run made by an older version of the course, move its folder away (or use another --work-dir) and the model is trained again."
+            f"{'' if expected_kind is None else f' (expected a {expected_kind} model)'}: {err} If it is a cached run made by an older version of the course, move its folder away (or use another work folder: work_dir=..., --work-dir on the command line) and the model is trained again."
         ) from None
     model.eval()
     if mean_model is not None:

@@ -21,14 +21,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dualkd_lib.distill import sigmoid_rampup
-from dualkd_lib.train.checkpoint import check_same_data, config_diffs, describe_model, field_defaults, load_checkpoint, save_checkpoint
+from dualkd_lib.train.checkpoint import COSMETIC_CHANGES, check_same_data, config_diffs, describe_model, field_defaults, load_checkpoint, save_checkpoint
 from dualkd_lib.train.config import TrainConfig, TrainResult
 from dualkd_lib.train.devices import Hardware
 
 log = logging.getLogger(__name__)
 
-#: TrainConfig fields that may change when a run is resumed (how long, how chatty, on which device).
-RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps", "log_every", "checkpoint_every", "device", "amp")
+#: TrainConfig fields that may change when a run is resumed: how long it trains, and the
+#: cosmetic ones a finished run may differ in (:data:`~dualkd_lib.train.checkpoint.COSMETIC_CHANGES`).
+RESUMABLE_CHANGES: tuple[str, ...] = ("epochs", "max_steps", *COSMETIC_CHANGES)
 
 
 class Run:
