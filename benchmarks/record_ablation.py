@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from dualkd_lib import layout
 from dualkd_lib import config, train  # noqa: E402
 from dualkd_lib.recipe import pipeline
 from dualkd_lib.teaching import measured
@@ -114,7 +115,7 @@ def main() -> None:
     cmd = "dualkd ablation --preset course --seeds 3 --out OUT  (or benchmarks/course_rows.py ROW)"
     # one shipped model: its one score, not three copies of it
     add("teacher (CRNN + embeddings, shipped)", "teacher", "teacher", lambda s: ctx.teacher_path(0).parent, cmd, [0])
-    probe = ctx.work_dir / "embedding" / "probe-seed0.json"
+    probe = layout.probe_record(ctx.work_dir, 0)
     if probe.is_file():
         m = json.loads(probe.read_text())
         rows.append(row("embedding model, linear probe", [0], [m], [m["validation"]], cmd))

@@ -136,3 +136,48 @@ def student_run_dir(work_dir: str | Path, mode: str, seed: int = 0) -> Path:
 def teacher_checkpoint(work_dir: str | Path, seed: int = 0) -> Path:
     """``<work>/runs/teacher-seed<N>/final.pt``: the finished teacher of ``seed``."""
     return teacher_run_dir(work_dir, seed) / "final.pt"
+
+
+def learner_runs_dir(work_dir: str | Path) -> Path:
+    """``<work>/runs/learner``: the notebooks' short runs (one folder per setting)."""
+    return runs_dir(work_dir) / "learner"
+
+
+def embedding_checkpoint(work_dir: str | Path) -> Path:
+    """``<work>/embedding/final.pt``: the pre-trained embedding model (the stand-in for BEATs)."""
+    return Path(work_dir) / "embedding" / "final.pt"
+
+
+def probe_record(work_dir: str | Path, seed: int = 0) -> Path:
+    """``<work>/embedding/probe-seed<N>.json``: the linear probe of the frozen embeddings."""
+    return Path(work_dir) / "embedding" / f"probe-seed{seed}.json"
+
+
+def features_dir(work_dir: str | Path) -> Path:
+    """``<work>/features``: the log-mel features of every split, computed once."""
+    return Path(work_dir) / "features"
+
+
+def scaler_path(work_dir: str | Path) -> Path:
+    """``<work>/scaler.pt``: the feature scaler fitted on the training splits."""
+    return Path(work_dir) / "scaler.pt"
+
+
+def embeddings_cache(work_dir: str | Path, split: str, *, beats: bool = False) -> Path:
+    """``<work>/embeddings/<split>.pt`` (``<split>-beats.pt`` for real DESED's BEATs frames)."""
+    return Path(work_dir) / "embeddings" / (f"{split}-beats.pt" if beats else f"{split}.pt")
+
+
+def teacher_outputs_cache(work_dir: str | Path, split: str) -> Path:
+    """``<work>/teacher_outputs/<split>.pt``: the frozen teacher's soft outputs on a split."""
+    return Path(work_dir) / "teacher_outputs" / f"{split}.pt"
+
+
+def ablation_dir(work_dir: str | Path) -> Path:
+    """``<work>/ablation``: the ablation table of notebook 08 and ``dualkd course``."""
+    return Path(work_dir) / "ablation"
+
+
+def deploy_dir(work_dir: str | Path) -> Path:
+    """``<work>/deploy``: the ONNX files of notebook 09."""
+    return Path(work_dir) / "deploy"

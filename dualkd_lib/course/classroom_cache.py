@@ -25,6 +25,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from dualkd_lib import layout
+
 #: The manifest's name inside the archive (its first member).
 MANIFEST = "manifest.json"
 #: Format of the archive; unpack refuses another.
@@ -58,7 +60,7 @@ def pack(preset: str | Any, out: str | Path, *, data_root: str | Path | None = N
         raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite to replace it.")
     ctx = pipeline.Context.create(preset, data_root=data_root, work_dir=work_dir, make_data_if_missing=False,
                                   progress=False)
-    runs = ctx.work_dir / "runs"
+    runs = layout.runs_dir(ctx.work_dir)
     if not runs.is_dir() or not any(runs.glob("*/final.pt")):
         raise FileNotFoundError(
             f"{ctx.work_dir} holds no finished run yet; run the course first (`make course`, or "

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 
+from dualkd_lib import layout
 from dualkd_lib.config import PRESETS
 from dualkd_lib.constants import DATA_ROOT_ENV_VAR, PRESET_ENV_VAR
 from dualkd_lib.course.build import RAISES_TAG, _check_variant, _paths, build_notebook, find_sources
@@ -208,7 +209,7 @@ cached models, so a cell this slow is a kernel that stopped answering (it is re-
 
 def _ablation_dir(preset: str) -> Path:
     """``data/cache/<preset>/ablation``: where notebook 08 (and ``dualkd course``) write the table."""
-    return default_work_dir(preset) / "ablation"
+    return layout.ablation_dir(default_work_dir(preset))
 
 
 def prepare_models(preset: str, *, jobs: int | None = None) -> dict[str, float]:

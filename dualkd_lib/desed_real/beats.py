@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from dualkd_lib import layout
 from dualkd_lib.desed_real.prepare import BEATS_EVAL_H5_NAME, BEATS_H5_NAMES, _SHOW
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def cached_beats_embeddings(split: str, h5_path: str | Path, *, filenames: Seque
                                 "See docs/REAL_DESED.md.")
     st = h5_path.stat()
     source = f"{h5_path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{n_frames}:{missing}"
-    cache = Path(work_dir) / "embeddings" / f"{split}-beats.pt"
+    cache = layout.embeddings_cache(work_dir, split, beats=True)
     if cache.is_file():
         cached = torch.load(cache, weights_only=True)
         if cached.get("source") == source and cached.get("filenames") == filenames:

@@ -179,7 +179,7 @@ class Context:
     def _raw_features(self, split: str) -> tuple[desed_io.SplitData, torch.Tensor]:
         data = desed_io.load_split(self.data_root, split)
         wavs = [data.audio_dir / f for f in data.filenames]
-        cache = FeatureCache(self.work_dir / "features")
+        cache = FeatureCache(layout.features_dir(self.work_dir))
         raw = cache.features_for(wavs, self.preset.features, progress=self.progress,
                                  loader=desed_io.load_wav, description=f"log-mel features: {split}")
         return data, torch.as_tensor(np.asarray(raw), dtype=torch.float32)
@@ -188,7 +188,7 @@ class Context:
         """Per-mel standardisation fitted on the three training splits (cached)."""
         if self._scaler is not None:
             return self._scaler
-        path = self.work_dir / "scaler.pt"
+        path = layout.scaler_path(self.work_dir)
         scaler = Scaler(self.preset.features.n_mels)
         if path.is_file():
             scaler.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
@@ -225,7 +225,7 @@ class Context:
     def embedding_model(self) -> nn.Module:
         """The frozen pre-trained embedding model (BEATs stand-in); pre-trains it once."""
         if self._embedding_model is None:
-            path = self.work_dir / "embedding" / "final.pt"
+            path = layout.embedding_checkpoint(self.work_dir)
             self._install_pretrained()
             if not _cached_run_fits(self, "embedding", path, self.preset.pretrain):
                 pretrain_embedding_model(self, path)
@@ -247,9 +247,9 @@ class Context:
                 split, desed_real.context_beats_h5_path(beats, split), filenames=self.split(split).filenames,
                 n_frames=n_output_frames(self.preset.features), work_dir=self.work_dir, progress=self.progress)
         if split not in self._embeddings:
-            path = self.work_dir / "embeddings" / f"{split}.pt"
+            path = layout.embeddings_cache(self.work_dir, split)
             self.embedding_model()  # pre-trains it first if needed
-            source = model_fingerprint(self.work_dir / "embedding" / "final.pt")
+            source = model_fingerprint(layout.embedding_checkpoint(self.work_dir))
             cached = torch.load(path, weights_only=True) if path.is_file() else None
             if cached is None or cached["source"] != source or len(cached["frame"]) != len(self.split(split)):
                 frame = _embed(self.embedding_model(), embedding_input(self, split), progress=self.progress,
@@ -290,7 +290,7 @@ class Context:
     def teacher_outputs(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """The frozen teacher's soft outputs ``(strong [N,C,T], weak [N,C])`` on ``split`` (cached)."""
         if split not in self._teacher_outputs:
-            path = self.work_dir / "teacher_outputs" / f"{split}.pt"
+            path = layout.teacher_outputs_cache(self.work_dir, split)
             self.teacher(0)  # the one frozen teacher every student learns from (seed 0); trains it if needed
             source = model_fingerprint(self.teacher_path(0))
             cached = torch.load(path, weights_only=True) if path.is_file() else None
@@ -466,7 +466,7 @@ def pretrain_embedding_model(ctx: Context, path: Path) -> Path:
 def embedding_input(ctx: Context, split: str) -> torch.Tensor:
     """What the embedding model reads for ``split``: the course's standardised features, or the
     raw log-mels standardised with the model's own scaler when it has one (``clip_taxonomy``)."""
-    ckpt = load_checkpoint(ctx.work_dir / "embedding" / "final.pt", expected_kind="embedding")
+    ckpt = load_checkpoint(layout.embedding_checkpoint(ctx.work_dir), expected_kind="embedding")
     state = (ckpt.get("extra") or {}).get("input_scaler")
     if state is None:
         return ctx.split(split).features
@@ -548,7 +548,7 @@ def train_teacher(ctx: Context, *, seed: int = 0, validate: bool = False) -> Pat
     result = train(model, loader, cfg, run_dir=run_dir, teacher_needs_embeddings=True,
                    val_fn=validation_fn(ctx, needs_embeddings=True) if validate else None,
                    progress=ctx.progress, preset=ctx.preset.name, data_fingerprint=ctx.data_fingerprint())
-    stand_in = ctx.work_dir / "embedding" / "final.pt"  # real DESED reads BEATs from HDF5: nothing to record
+    stand_in = layout.embedding_checkpoint(ctx.work_dir)  # real DESED reads BEATs from HDF5: nothing to record
     _save_inference_bundle(ctx, run_dir, embedding_model=stand_in if stand_in.is_file() else None)
     _write_run_info(run_dir, result, cfg)
     return result.final_path
@@ -867,9 +867,9 @@ def _run_checkpoint(ctx: Context, kind: str, mode: str, seed: int) -> Path:
 
 def probe_metrics(ctx: Context, seed: int = 0) -> dict:
     """The linear probe of the frozen embeddings as an ablation row (cached in ``probe.json``)."""
-    path = ctx.work_dir / "embedding" / f"probe-seed{seed}.json"
+    path = layout.probe_record(ctx.work_dir, seed)
     emb = ctx.embedding_model()  # pre-trains (or installs) it first if needed
-    source = model_fingerprint(ctx.work_dir / "embedding" / "final.pt")
+    source = model_fingerprint(layout.embedding_checkpoint(ctx.work_dir))
     if path.is_file():
         cached = json.loads(path.read_text())
         if cached.get("source") == source:

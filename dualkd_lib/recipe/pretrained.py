@@ -31,9 +31,9 @@ ENV_VAR = "DUALKD_PRETRAINED_DIR"
 MANIFEST = "manifest.json"
 #: files of a bundle -> where they go in a work folder
 FILES: dict[str, str] = {
-    "embedding.pt": "embedding/final.pt",
-    "teacher.pt": "runs/teacher-seed0/final.pt",
-    "teacher_inference.pt": "runs/teacher-seed0/inference.pt",
+    "embedding.pt": layout.embedding_checkpoint(".").as_posix(),
+    "teacher.pt": layout.teacher_checkpoint(".", 0).as_posix(),
+    "teacher_inference.pt": (layout.teacher_run_dir(".", 0) / "inference.pt").as_posix(),
 }
 #: marker written beside an installed teacher: its data fingerprint does not bind it
 SHIPPED_MARKER = "shipped.json"

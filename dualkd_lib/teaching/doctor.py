@@ -23,6 +23,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from dualkd_lib import layout
+
 LOCK_NAME = "requirements.lock"
 #: Installed distributions that the lock does not list on purpose: the installer
 #: itself and this project (installed with ``--no-deps -e .``).
@@ -172,7 +174,8 @@ def cache_status(preset: str, cache_dir: Path) -> str:
     """What the preset's cache folder holds: trained runs, features, or nothing yet."""
     if not cache_dir.is_dir():
         return "empty (the first notebook that needs a model trains or loads it)"
-    runs = sorted(p.name for p in (cache_dir / "runs").glob("*") if (p / "final.pt").is_file()) if (cache_dir / "runs").is_dir() else []
+    runs_dir = layout.runs_dir(cache_dir)
+    runs = sorted(p.name for p in runs_dir.glob("*") if (p / "final.pt").is_file()) if runs_dir.is_dir() else []
     parts = [f"{len(runs)} trained run(s)" + (f": {', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''}" if runs else "")]
     for sub in ("features", "embeddings"):
         if (cache_dir / sub).is_dir():
@@ -212,7 +215,6 @@ def report(preset: str | None = None, data_root: str | Path | None = None) -> li
         rows.append({"item": "GPU (CUDA)", "value": gpu, "status": "ok (not needed for tiny/course)"})
     rows.append({"item": "CPU cores (os)", "value": str(os.cpu_count()), "status": "ok"})
     if preset is not None:
-        from dualkd_lib import layout
         from dualkd_lib.teaching.setup import data_status
 
         root = Path(data_root) if data_root not in (None, "") else layout.default_data_root(preset)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dualkd_lib import layout
 from dualkd_lib.recipe import pipeline
 from dualkd_lib.train import COSMETIC_CHANGES, TrainConfig, load_checkpoint, load_model_from_checkpoint
 
@@ -84,7 +85,7 @@ def _run_folder(ctx: pipeline.Context, cfg: TrainConfig, start: str) -> Path:
     what = {"train": settings, "student": dataclasses.asdict(ctx.preset.student), "data": ctx.data_fingerprint(),
             "start": start}
     key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return ctx.work_dir / "runs" / "learner" / f"{cfg.mode}-{cfg.max_steps}steps-seed{cfg.seed}-{key}"
+    return layout.learner_runs_dir(ctx.work_dir) / f"{cfg.mode}-{cfg.max_steps}steps-seed{cfg.seed}-{key}"
 
 
 def short_run(ctx: pipeline.Context, mode: str, *, steps: int | None = None, seed: int = 0,

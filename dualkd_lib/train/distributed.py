@@ -26,7 +26,7 @@ BatchNorm: on GPUs :func:`ddp_train` converts BatchNorm to ``SyncBatchNorm``
 (statistics over the global batch, as with one process). PyTorch's
 SyncBatchNorm needs GPUs; on CPU (gloo) each process normalises with its own
 clips' statistics, which is why N CPU processes match one process exactly only
-for a model without BatchNorm (``tests/test_distributed.py`` checks both facts).
+for a model without BatchNorm (``tests/train/test_distributed.py`` checks both facts).
 Mixup permutes clips within each process's shard, so with ``mixup_prob > 0``
 runs differ from one process (statistically equivalent).
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import models, train
+from dualkd_lib import layout, models, train
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.features import n_frames, output_frame_seconds
 from dualkd_lib.recipe import pipeline, pretrained
@@ -206,7 +206,7 @@ print("largest difference to the model's weak head:", float((mine - weak).abs().
 # %%
 t0 = time.perf_counter()
 embedding_model = ctx.embedding_model()
-emb_ckpt = train.load_checkpoint(ctx.work_dir / "embedding" / "final.pt")
+emb_ckpt = train.load_checkpoint(layout.embedding_checkpoint(ctx.work_dir))
 print(f"embedding model ready in {time.perf_counter() - t0:.1f} s "
       f"(pre-trained on {CFG.pretrain.n_clips} generated clips, {CFG.pretrain.epochs} epochs, "
       f"{emb_ckpt['extra'].get('seconds', float('nan')):.0f} s when it was trained)")

@@ -40,7 +40,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from dualkd_lib import distill, models, train
+from dualkd_lib import distill, layout, models, train
 from dualkd_lib.recipe import pipeline
 from dualkd_lib.teaching import exercises, learner_runs, measured, plots_distill, setup, widgets
 
@@ -55,7 +55,7 @@ SEEDS = [0]  # student seeds of the ablation; more seeds give error bars, each a
 SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
-ABLATION_DIR = SETUP.cache_dir / "ablation"
+ABLATION_DIR = layout.ablation_dir(SETUP.cache_dir)
 STUDENT_TRAIN = CFG.student_train
 print(f"preset {SETUP.preset!r}: seeds {SEEDS}; w_kd = {STUDENT_TRAIN.w_kd}, w_emb = {STUDENT_TRAIN.w_emb}, "
       f"consistency up to {STUDENT_TRAIN.cons_max} (ramp-up {STUDENT_TRAIN.cons_rampup_steps} steps)")

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import desed_io, models, train
+from dualkd_lib import desed_io, layout, models, train
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.deploy import benchmark, export, streaming
 from dualkd_lib.recipe import pipeline
@@ -55,7 +55,7 @@ SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
 REPEATS = REPEATS or (3 if SETUP.preset == "tiny" else 20)
 ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
-DEPLOY = SETUP.cache_dir / "deploy"  # the ONNX files of this notebook
+DEPLOY = layout.deploy_dir(SETUP.cache_dir)  # the ONNX files of this notebook
 DEPLOY.mkdir(parents=True, exist_ok=True)
 N_FRAMES = 1 + CFG.features.clip_samples // CFG.features.hop_length  # feature frames of one 10-s clip
 print(f"preset {SETUP.preset!r}: {CFG.features.n_mels} mels x {N_FRAMES} frames per 10-s clip; "

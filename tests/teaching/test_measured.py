@@ -11,7 +11,7 @@ import pytest
 
 from dualkd_lib.teaching import measured
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECORDS = sorted(p.stem for p in measured.MEASURED_ROOT.glob("*.json"))
 
 

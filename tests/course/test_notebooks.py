@@ -14,7 +14,7 @@ import pytest
 
 from dualkd_lib.course import build, run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NAMES = [p.stem for p in build.find_sources(ROOT)]
 
 pytestmark = pytest.mark.notebooks

@@ -18,7 +18,7 @@ from dualkd_lib.teaching import plots, setup
 
 matplotlib.use("Agg")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 DEMO = textwrap.dedent(
     '''\

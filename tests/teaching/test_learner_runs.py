@@ -107,7 +107,7 @@ def test_the_notebooks_experiments_ask_for_the_runs_dualkd_course_prepares() -> 
     def assigned(text: str, name: str):
         return ast.literal_eval(re.search(rf"^{name} = (.*?)(?:  #.*)?$", text, flags=re.MULTILINE).group(1))
 
-    src = Path(__file__).resolve().parents[1] / "notebooks" / "src"
+    src = Path(__file__).resolve().parents[2] / "notebooks" / "src"
     nb06, nb07, nb08 = ((src / f).read_text(encoding="utf-8") for f in
                         ("06_takd_mean_student.py", "07_eefd.py", "08_dual_kd_ablation.py"))
     runs = {exp: [(m, c) for e, m, c in learner_runs.NOTEBOOK_RUNS if e == exp] for exp in ("6.A", "7.A", "8.A")}

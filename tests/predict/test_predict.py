@@ -2,7 +2,7 @@
 (an hour in bounded windows), times within each file's duration, teacher and student side by side.
 
 The checkpoints are the tiny preset's, built once for the module by the pipeline (as in
-tests/test_pipeline.py): the embedding model, the teacher and a supervised student.
+tests/recipe/test_pipeline.py): the embedding model, the teacher and a supervised student.
 """
 from __future__ import annotations
 
@@ -255,7 +255,7 @@ def test_a_checkpoint_without_its_inference_bundle_or_of_another_kind_is_refused
 
 # --------------------------------------------------------------------------- robust reading
 def test_a_long_stereo_44k_recording_runs_to_its_end(student: Path, tmp_path: Path) -> None:
-    """The case of the old test in tests/test_pipeline.py, against the new module."""
+    """The case of the old test in tests/recipe/test_pipeline.py, against the new module."""
     wav = tmp_path / "mine.wav"
     sf.write(wav, _noise(23.0, 44_100, channels=2), 44_100)
     out = tmp_path / "det.tsv"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-import browser_support as bs  # tests/ is on sys.path (pytest's rootdir-relative import), as for fake_desed
+import browser_support as bs  # tests/course/ is on sys.path (pytest's rootdir-relative import)
 
 ROOT = bs.ROOT
 SHOTS = ROOT / "build" / "browser"

@@ -1,4 +1,4 @@
-"""Helpers of the browser test (tests/test_browser.py): JupyterLab + headless Chromium.
+"""Helpers of the browser test (tests/course/test_browser.py): JupyterLab + headless Chromium.
 
 - :class:`JupyterLab` starts ``python -m jupyterlab`` of this interpreter on a free
   127.0.0.1 port (no token, no browser, root dir = a temporary copy of the student
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SKIP_REASON = (
     "browser test skipped: no chromium/chromedriver (apt-get install chromium chromium-driver), "
