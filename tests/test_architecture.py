@@ -81,6 +81,31 @@ def test_no_module_imports_upward() -> None:
     assert violations() == []
 
 
+def import_cycles(root: Path = PACKAGE) -> list[list[str]]:
+    """Circles of imports between the package's modules (function-level imports included)."""
+    graph = {module_name(p, root): {m for m in imported_modules(p.read_text(encoding="utf-8"), root)
+                                    if m != module_name(p, root)} for p in root.rglob("*.py")}
+    cycles, done = [], set()
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in done:
+                visit(nxt, path + [nxt])
+        done.add(node)
+
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start])
+    return cycles
+
+
+def test_no_two_modules_import_each_other() -> None:
+    """Not even through a function-level import: each module can be read before the ones that use it."""
+    assert import_cycles() == []
+
+
 def test_every_module_has_a_layer_and_the_top_layers_exist() -> None:
     modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
     assert {"dualkd_lib.cli", "dualkd_lib.recipe.pipeline", "dualkd_lib.train.loop", "dualkd_lib.teaching.setup",
@@ -123,3 +148,15 @@ def test_no_module_outside_course_and_recipe_is_much_longer_than_500_lines() -> 
         if len(path.read_text(encoding="utf-8").splitlines()) > 550:
             long.add(name)
     assert long <= still_long, f"new long modules: {sorted(long - still_long)}"
+
+
+def test_the_cycle_check_finds_a_function_level_circle(tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "dualkd_lib"
+    shutil.copytree(PACKAGE, root, ignore=shutil.ignore_patterns("resources", "__pycache__"))
+    setup = root / "teaching" / "setup.py"
+    setup.write_text(setup.read_text(encoding="utf-8") + "\n\ndef f():\n    from dualkd_lib.teaching import doctor\n",
+                     encoding="utf-8")
+    assert import_cycles(root) == [["dualkd_lib.teaching.doctor", "dualkd_lib.teaching.setup",
+                                    "dualkd_lib.teaching.doctor"]]

@@ -86,16 +86,6 @@ def notebook_setup(
     return NotebookSetup(name, seed, root.resolve(), cache.resolve())
 
 
-def environment_report(preset: str | None = None, data_root: str | Path | None = None) -> list[dict[str, str]]:
-    """Rows ``{"item", "value", "status"}`` of the set-up check: :func:`dualkd_lib.teaching.doctor.report`.
-
-    Kept here because notebook 00 and earlier course versions call ``course.environment_report``.
-    """
-    from dualkd_lib.teaching import doctor
-
-    return doctor.report(preset, data_root)
-
-
 @dataclass(frozen=True)
 class DataStatus:
     """Whether a preset's dataset is on disk, and the command that creates it."""

@@ -14,7 +14,7 @@ import torch
 from dualkd_lib import cli
 from dualkd_lib.course import build, run
 from dualkd_lib.constants import DATA_ROOT_ENV_VAR
-from dualkd_lib.teaching import plots, setup
+from dualkd_lib.teaching import doctor, plots, setup
 
 matplotlib.use("Agg")
 
@@ -230,7 +230,7 @@ def test_data_status_reports_missing_splits_and_the_command(tmp_path: Path) -> N
 
 
 def test_environment_report_and_method_diagram() -> None:
-    rows = {r["item"]: r for r in setup.environment_report("tiny")}
+    rows = {r["item"]: r for r in doctor.report("tiny")}
     assert rows["torch + torchaudio"]["value"].startswith("2.11") and rows["torch + torchaudio"]["status"] == "ok"
     assert {"python", "lock", "sed_scores_eval", "GPU (CUDA)", "CPU threads (torch)", "data (tiny)", "cache (tiny)"} <= set(rows)
     fig = plots.draw_method_diagram()
