@@ -248,10 +248,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"{key:>20}: {value}")
         return 0
     if args.command == "pretrain":
+        from dualkd_lib import layout
         from dualkd_lib.recipe import pipeline, pretrained
 
         name = _resolve_preset(args.preset)
-        work = args.work_dir or pipeline.default_work_dir(name).with_name(f"{name}-pretrain")
+        work = args.work_dir or layout.default_work_dir(name).with_name(f"{name}-pretrain")
         ctx = pipeline.Context.create(name, data_root=args.data, work_dir=work)
         out = args.out or pretrained.bundle_dir(name)
         manifest = pipeline.pretrain(ctx, out, overwrite=args.overwrite,

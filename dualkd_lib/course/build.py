@@ -299,7 +299,7 @@ def _check_markdown_numbers(text: str, number: int, where: str) -> None:
                 f"{where}: {found!r} looks like a measured result typed into markdown. Print it from a "
                 f"code cell instead, so that it cannot drift from what the course measures; if it is the "
                 f"paper's figure or a constant, add ({number}, {found!r}) with the reason to "
-                f"MARKDOWN_NUMBERS_ALLOWED in dualkd_lib/course.py.")
+                f"MARKDOWN_NUMBERS_ALLOWED in dualkd_lib/course/build.py.")
 
 
 _TIME_LINE = re.compile(r"\*\*Time\.\*\* About (?P<total>\d+) minutes(?P<rest>.*?)(?:\n\n|\Z)", re.DOTALL)

@@ -153,8 +153,8 @@ def unpack(archive: str | Path, *, preset: str | Any | None = None, data_root: s
     problems = check_manifest(manifest, p)
     if problems:
         raise ValueError(f"The cache {archive} does not fit: " + "; ".join(problems) + ".")
-    targets = {"data": Path(data_root) if data_root else pipeline.default_data_root(p.name),
-               "cache": Path(work_dir) if work_dir else pipeline.default_work_dir(p.name)}
+    targets = {"data": Path(data_root) if data_root else layout.default_data_root(p.name),
+               "cache": Path(work_dir) if work_dir else layout.default_work_dir(p.name)}
     for part, target in targets.items():
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise FileExistsError(

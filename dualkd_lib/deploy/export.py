@@ -386,14 +386,14 @@ def evaluate_onnx(ctx: Any, onnx_path: str | Path, split: str = "evaluation", *,
 def _real_inputs(checkpoint: Path, kind: str, ckpt: dict, n_clips: int, data_root: Path | None,
                  embedding_checkpoint: Path | None) -> tuple[torch.Tensor, torch.Tensor | None, str] | None:
     """Standardised features (and embeddings for a teacher) of the first clips of the evaluation split."""
-    from dualkd_lib import desed_io
+    from dualkd_lib import desed_io, layout
     from dualkd_lib.recipe import pipeline
     from dualkd_lib.features import FeatureConfig, LogMel, Scaler
     from dualkd_lib.train import load_model_from_checkpoint
 
     bundle_path = checkpoint.parent / "inference.pt"
     preset = ckpt.get("preset")
-    root = Path(data_root) if data_root is not None else (pipeline.default_data_root(preset) if preset else None)
+    root = Path(data_root) if data_root is not None else (layout.default_data_root(preset) if preset else None)
     if not bundle_path.is_file() or root is None or not pipeline.data_present(root):
         return None
     bundle = torch.load(bundle_path, map_location="cpu", weights_only=True)

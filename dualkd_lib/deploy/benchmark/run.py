@@ -75,7 +75,7 @@ def benchmark_main(
     depend on the weights). Existing reports are replaced only with ``overwrite=True``.
     Taught in notebook 09.
     """
-    from dualkd_lib.recipe import pipeline
+    from dualkd_lib import layout
     from dualkd_lib.config import get_preset
     from dualkd_lib.features import n_frames as feature_frames
 
@@ -87,7 +87,7 @@ def benchmark_main(
         raise FileExistsError(f"{out / 'benchmark.json'} exists; pass overwrite=True (--overwrite) or another folder.")
     onnx_dir = out / "onnx"
     onnx_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(work_dir) if work_dir is not None else pipeline.default_work_dir(p.name)
+    work = Path(work_dir) if work_dir is not None else layout.default_work_dir(p.name)
     nets, weights = _load_or_build(p, work, cfg.seed)
     all_threads = available_threads()
     thread_counts = sorted({all_threads if t is None else t for t in cfg.threads})
