@@ -399,3 +399,20 @@ def test_bad_tsv_in_split_names_file(tmp_path):
     make_split(tmp_path, "strong", ["a.wav"], ["filename\tonset\toffset\tevent_label", "a.wav\t0\t1\tdog"])
     with pytest.raises(ValueError, match="soundscapes.tsv, line 2: unknown event label 'dog'"):
         io.check_split(tmp_path, "strong")
+
+
+def test_clip_writers_keep_the_clip_order_and_read_back(tmp_path):
+    """The generator's writers: a clip without events keeps its empty row in place, weak labels are sorted."""
+    events = pd.DataFrame({"onset": [0.5, 2.0], "offset": [1.25, 3.0], "event_label": ["Speech", "Dog"]})
+    clips = [("a.wav", events), ("b.wav", events.iloc[:0]), ("c.wav", events.iloc[:1])]
+    strong = io.write_clip_labels(tmp_path / "sub" / "strong.tsv", clips, kind="strong")
+    assert strong.read_text().splitlines() == ["filename\tonset\toffset\tevent_label", "a.wav\t0.500\t1.250\tSpeech",
+                                               "a.wav\t2.000\t3.000\tDog", "b.wav\t\t\t", "c.wav\t0.500\t1.250\tSpeech"]
+    back = io.read_strong_tsv(strong)
+    assert back.attrs["files"] == ["a.wav", "b.wav", "c.wav"] and back.attrs["empty_files"] == ["b.wav"]
+    weak = io.read_weak_tsv(io.write_clip_labels(tmp_path / "weak.tsv", clips[::2], kind="weak"))
+    assert weak["filename"].tolist() == ["a.wav", "c.wav"]
+    durations = io.read_durations_tsv(io.write_clip_durations(tmp_path / "d.tsv", ["a.wav", "b.wav"], 10.0))
+    assert durations["duration"].tolist() == [10.0, 10.0]
+    with pytest.raises(ValueError, match="strong' or 'weak'"):
+        io.write_clip_labels(tmp_path / "x.tsv", clips, kind="both")

@@ -38,6 +38,8 @@ from dualkd_lib.desed_io.readers import (
     read_weak_tsv,
 )
 from dualkd_lib.desed_io.writers import (
+    write_clip_durations,
+    write_clip_labels,
     read_tsv_frame,
     write_detections_tsv,
     write_durations_tsv,
@@ -74,6 +76,8 @@ __all__ = [
     "read_tsv_frame",
     "read_weak_tsv",
     "write_detections_tsv",
+    "write_clip_durations",
+    "write_clip_labels",
     "write_durations_tsv",
     "write_strong_tsv",
     "write_weak_tsv",

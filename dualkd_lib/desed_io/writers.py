@@ -117,3 +117,38 @@ def write_durations_tsv(
     return _write_lines(
         path, DURATION_COLUMNS, ((n, f"{d:.3f}") for n, d in zip(df["filename"], df["duration"]))
     )
+
+
+def write_clip_labels(path: str | Path, clips: Sequence[tuple[str, pd.DataFrame]], *, kind: str) -> Path:
+    """Labels of clips in their order (the generator's): ``kind`` "strong" or "weak".
+
+    ``clips`` holds ``(filename, events)`` with events columns ``onset, offset, event_label``.
+    Strong: one row per event (3-decimal seconds), and a clip without events keeps one empty
+    row in its place (DESED's way); weak: the clip's labels, sorted and comma-separated.
+    Parent folders are created. Returns the path. Taught in notebook 01.
+    """
+    if kind == "strong":
+        lines = ["\t".join(STRONG_COLUMNS)]
+        for fname, ev in clips:
+            if len(ev) == 0:
+                lines.append(f"{fname}\t\t\t")
+            for on, off, lab in zip(ev["onset"], ev["offset"], ev["event_label"]):
+                lines.append(f"{fname}\t{on:.3f}\t{off:.3f}\t{lab}")
+    elif kind == "weak":
+        lines = ["\t".join(WEAK_COLUMNS)]
+        lines += [f"{fname}\t{','.join(sorted(set(ev['event_label'])))}" for fname, ev in clips]
+    else:
+        raise ValueError(f"kind must be 'strong' or 'weak', got {kind!r}.")
+    return _write_text(path, "\n".join(lines) + "\n")
+
+
+def write_clip_durations(path: str | Path, filenames: Sequence[str], seconds: float) -> Path:
+    """Durations of clips that all last ``seconds`` (3 decimals), in their order. Taught in notebook 01."""
+    return _write_text(path, "\t".join(DURATION_COLUMNS) + "\n" + "".join(f"{f}\t{seconds:.3f}\n" for f in filenames))
+
+
+def _write_text(path: str | Path, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path

@@ -15,6 +15,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm.auto import tqdm
 
+from dualkd_lib import desed_io
 from dualkd_lib.constants import CLASSES, CLIP_SECONDS
 from dualkd_lib.layout import SPLITS
 from dualkd_lib.generate.config import (
@@ -122,26 +123,7 @@ def _write_wav(path: Path, x: np.ndarray) -> None:
     sf.write(str(path), pcm, SR, subtype="PCM_16", format="WAV")
 
 
-def _strong_tsv(rows: list[tuple[str, pd.DataFrame]]) -> str:
-    """DESED strong TSV text; a clip without events gets one row with empty fields."""
-    lines = ["filename\tonset\toffset\tevent_label"]
-    for fname, ev in rows:
-        if len(ev) == 0:
-            lines.append(f"{fname}\t\t\t")
-        for on, off, lab in zip(ev["onset"], ev["offset"], ev["event_label"]):
-            lines.append(f"{fname}\t{on:.3f}\t{off:.3f}\t{lab}")
-    return "\n".join(lines) + "\n"
 
-
-def _weak_tsv(rows: list[tuple[str, pd.DataFrame]]) -> str:
-    lines = ["filename\tevent_labels"]
-    for fname, ev in rows:
-        lines.append(f"{fname}\t{','.join(sorted(set(ev['event_label'])))}")
-    return "\n".join(lines) + "\n"
-
-
-def _durations_tsv(names: list[str]) -> str:
-    return "filename\tduration\n" + "".join(f"{f}\t{CLIP_SECONDS:.3f}\n" for f in names)
 
 
 def make_dataset(
@@ -208,13 +190,13 @@ def make_dataset(
             rows.append((fname, ev))
         names = [f for f, _ in rows]
         if sp.kind == "strong":
-            _write_text(root / sp.labels, _strong_tsv(rows))
+            desed_io.write_clip_labels(root / sp.labels, rows, kind="strong")
         else:
             if sp.kind == "weak":
-                _write_text(root / sp.labels, _weak_tsv(rows))
-            _write_text(root / TRUTH_DIR / f"{name}.tsv", _strong_tsv(rows))
+                desed_io.write_clip_labels(root / sp.labels, rows, kind="weak")
+            desed_io.write_clip_labels(root / TRUTH_DIR / f"{name}.tsv", rows, kind="strong")
         if sp.durations:
-            _write_text(root / sp.durations, _durations_tsv(names))
+            desed_io.write_clip_durations(root / sp.durations, names, CLIP_SECONDS)
         splits_info[name] = {"n_clips": n_clips, "n_events": int(sum(len(e) for _, e in rows))}
     seconds = time.perf_counter() - t0
     cpu_seconds = time.process_time() - cpu0
@@ -234,10 +216,6 @@ def make_dataset(
                 seconds, n_total / max(seconds, 1e-9), n_total / max(cpu_seconds, 1e-9), root)
     return info
 
-
-def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
 
 
 # ---------------------------------------------------------------------------
