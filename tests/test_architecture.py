@@ -160,3 +160,46 @@ def test_the_cycle_check_finds_a_function_level_circle(tmp_path: Path) -> None:
                      encoding="utf-8")
     assert import_cycles(root) == [["dualkd_lib.teaching.doctor", "dualkd_lib.teaching.setup",
                                     "dualkd_lib.teaching.doctor"]]
+
+
+def _dualkd_names_used(tree: ast.AST) -> tuple[list[tuple[int, str, str]], dict[str, str]]:
+    """``(line, module, name)`` of every ``from dualkd_lib... import name``, and the module aliases bound."""
+    imports, aliases = [], {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "dualkd_lib":
+            for alias in node.names:
+                imports.append((node.lineno, node.module, alias.name))
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return imports, aliases
+
+
+def test_every_dualkd_import_and_module_attribute_resolves() -> None:
+    """Library, notebooks, benchmarks and tests: each imported name exists, and so does each
+    ``module.attribute`` used on an imported dualkd_lib module (function-level code included, which
+    tests may never run)."""
+    import importlib
+
+    def resolve(dotted: str):
+        module, _, name = dotted.rpartition(".")
+        try:
+            return importlib.import_module(dotted)
+        except ImportError:
+            return getattr(importlib.import_module(module), name, None) if module else None
+
+    repo = PACKAGE.parent
+    files = [*PACKAGE.rglob("*.py"), *(repo / "notebooks" / "src").glob("*.py"), *(repo / "benchmarks").glob("*.py"),
+             *(repo / "tests").rglob("*.py")]
+    missing = []
+    for path in files:
+        imports, aliases = _dualkd_names_used(ast.parse(path.read_text(encoding="utf-8")))
+        for line, module, name in imports:
+            if resolve(f"{module}.{name}") is None:
+                missing.append(f"{path.relative_to(repo)}:{line}: {module} has no {name}")
+        modules = {alias: obj for alias, dotted in aliases.items()
+                   if (obj := resolve(dotted)) is not None and type(obj).__name__ == "module"}
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+                module = modules[node.value.id]
+                if not hasattr(module, node.attr) and resolve(f"{module.__name__}.{node.attr}") is None:
+                    missing.append(f"{path.relative_to(repo)}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert missing == []

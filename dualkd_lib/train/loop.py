@@ -97,12 +97,7 @@ def train(
     string that names the training data) is stored in the checkpoints; a run made on other
     data is not resumed or reused. Taught in notebook 03.
     """
-    try:
-        steps_per_epoch = len(train_loader)
-    except TypeError:
-        raise ValueError("train_loader has no len(); use a DataLoader whose batch sampler has a length.") from None
-    if steps_per_epoch < 1:
-        raise ValueError("train_loader is empty (0 batches per epoch); check the dataset and batch sizes.")
+    steps_per_epoch = _batches_per_epoch(train_loader)
     total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch
     run = Run.open(run_dir, cfg, model, total=total, steps_per_epoch=steps_per_epoch, resume=resume,
                    overwrite=overwrite, preset=preset, data_fingerprint=data_fingerprint)
@@ -129,12 +124,19 @@ def train(
                 break
         _check_epoch_length(seen, steps_per_epoch, epoch, finished=run.step >= total)
     bar.close()
-    result = run.finish()
+    result = run.finish()  # writes final.pt (rank 0) and logs what this call trained
     hw.release()  # every process returns after rank 0 has written final.pt
-    if hw.is_main and run.step > run.resumed_from:
-        log.info("Trained %s for %d steps in %.1f s; final model in %s.", run.kind, run.step - run.resumed_from,
-                 run.seconds, run.final_path)
     return result
+
+
+def _batches_per_epoch(train_loader: Any) -> int:
+    try:
+        steps_per_epoch = len(train_loader)
+    except TypeError:
+        raise ValueError("train_loader has no len(); use a DataLoader whose batch sampler has a length.") from None
+    if steps_per_epoch < 1:
+        raise ValueError("train_loader is empty (0 batches per epoch); check the dataset and batch sizes.")
+    return steps_per_epoch
 
 
 def _check_epoch_length(seen: int, steps_per_epoch: int, epoch: int, *, finished: bool) -> None:

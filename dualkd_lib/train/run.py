@@ -123,6 +123,9 @@ class Run:
         if self.step > self.resumed_from or not self.final_path.exists():
             self._save(self.last_path, with_optimizer=True)
             self._save(self.final_path, with_optimizer=False)
+        if self._hw.is_main and self.step > self.resumed_from:
+            log.info("Trained %s for %d steps in %.1f s; final model in %s.", self.kind, self.step - self.resumed_from,
+                     self.seconds, self.final_path)
         return TrainResult(self._hw.core, self._mean_model, self.history, self.val_history, self.step, self.run_dir,
                            self.final_path, self.resumed_from, self.seconds)
 
