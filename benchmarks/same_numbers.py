@@ -56,10 +56,12 @@ def record(out: Path, course: bool) -> None:
                     "--work-dir", str(out / "tiny-work"), "--out", str(out / "tiny-ablation")], check=True)
     if not course:
         return
+    import importlib
+
     try:
-        from dualkd_lib.recipe import pipeline
-    except ImportError:  # a checkout from before the restructuring of #12
-        from dualkd_lib import pipeline
+        pipeline = importlib.import_module("dualkd_lib.recipe.pipeline")
+    except ImportError:  # a checkout from before the restructuring of #12 (3b79699 and older): the old flat name
+        pipeline = importlib.import_module("dualkd_lib.pipeline")
 
     torch.set_num_threads(1)
     start = time.time()
