@@ -4,7 +4,6 @@ Taught in notebook 01.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from dualkd_lib.desed_io.readers import (
     read_strong_tsv,
     read_weak_tsv,
 )
-
-logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ Taught in notebook 04.
 """
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,8 +20,6 @@ with warnings.catch_warnings():  # dcase_util (imported by sed_scores_eval) impo
     from sed_scores_eval.base_modules.scores import create_score_dataframe
 from dualkd_lib.constants import CLASSES, CLIP_SECONDS
 from dualkd_lib.evaluate.scenarios import Array, PathLike, _EVENT_COLUMNS
-
-log = logging.getLogger(__name__)
 
 
 # =========================================================================== post-processing

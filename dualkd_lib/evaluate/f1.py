@@ -4,7 +4,6 @@ Taught in notebook 04.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +16,6 @@ from dualkd_lib.constants import CLASSES
 from dualkd_lib.evaluate.scenarios import DurationsLike, EventsLike
 from dualkd_lib.evaluate.tables import _prepare_events
 from dualkd_lib.evaluate.psds import count_intersections
-
-log = logging.getLogger(__name__)
 
 
 # =========================================================================== F1 scores

@@ -4,7 +4,6 @@ Taught in notebook 04.
 """
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,8 +39,6 @@ from dualkd_lib.evaluate.tables import (
     _read_durations,
     _read_events,
 )
-
-log = logging.getLogger(__name__)
 
 
 # =========================================================================== intersection-based counting

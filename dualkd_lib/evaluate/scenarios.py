@@ -5,7 +5,6 @@ Taught in notebook 04.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,10 +14,6 @@ from typing import Union
 import numpy as np
 import pandas as pd
 import torch
-
-
-
-log = logging.getLogger(__name__)
 
 
 PathLike = Union[str, Path]

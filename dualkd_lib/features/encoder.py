@@ -4,7 +4,6 @@ Taught in notebook 02.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import torch
 from dualkd_lib.constants import CLASSES, CLIP_SECONDS
 from dualkd_lib.features.logmel import FeatureConfig, n_output_frames, output_frame_seconds
 
-log = logging.getLogger(__name__)
 
 #: One event: ``(label, onset seconds, offset seconds)``.
 Event = tuple[str, float, float]

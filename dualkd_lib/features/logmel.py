@@ -4,7 +4,6 @@ Taught in notebook 02.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,8 +12,6 @@ from torch import nn
 from torchaudio.transforms import MelSpectrogram
 
 from dualkd_lib.constants import CLIP_SECONDS, SAMPLE_RATE
-
-log = logging.getLogger(__name__)
 
 
 #: Amplitude floor before taking the log (DCASE baseline): 20*log10(1e-5) = -100 dB.

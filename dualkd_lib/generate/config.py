@@ -4,7 +4,6 @@ Taught in notebook 01.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,8 +12,6 @@ from dualkd_lib.constants import CLASSES, CLIP_SECONDS, SAMPLE_RATE
 from dualkd_lib import layout
 from dualkd_lib.layout import SPLITS
 from dualkd_lib.recording import DRY, ROOM_MICROPHONE, RecordingDomain
-
-logger = logging.getLogger(__name__)
 
 
 SR = SAMPLE_RATE

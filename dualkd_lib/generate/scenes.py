@@ -4,7 +4,6 @@ Taught in notebook 01.
 """
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -27,8 +26,6 @@ from dualkd_lib.generate.config import (
     _STREAM_TAG,
 )
 from dualkd_lib.generate.sounds import SOUND_MODELS, _background, _check_label, _distractor, _unit
-
-logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------

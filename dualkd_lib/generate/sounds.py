@@ -4,7 +4,6 @@ Taught in notebook 01.
 """
 from __future__ import annotations
 
-import logging
 import math
 from typing import Callable
 
@@ -13,8 +12,6 @@ import scipy.signal
 
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.generate.config import GeneratorConfig, SR
-
-logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,6 @@ Taught in notebook 01.
 """
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 import pandas as pd
@@ -12,8 +11,6 @@ import pandas as pd
 from dualkd_lib.constants import CLASSES, CLIP_SECONDS
 from dualkd_lib.desed_io import read_tsv_frame
 from dualkd_lib.generate.config import _REAL_DESED_TSV
-
-logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------

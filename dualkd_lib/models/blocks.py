@@ -4,15 +4,12 @@ Taught in notebooks 03 (the teacher's blocks) and 05 (SE and tfwSE).
 """
 from __future__ import annotations
 
-import logging
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from dualkd_lib.models.configs import Pooling, SE_ACTIVATIONS, _freq_bins_after
-
-logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------------

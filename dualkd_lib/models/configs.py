@@ -4,7 +4,6 @@ Taught in notebooks 03 and 05.
 """
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -12,8 +11,6 @@ from typing import Literal, NamedTuple
 import torch
 
 from dualkd_lib.constants import CLASSES
-
-logger = logging.getLogger(__name__)
 
 
 #: Smallest probability the weak head may output; keeps ``log`` and ``logit`` finite.

@@ -4,7 +4,6 @@ Taught in notebook 05.
 """
 from __future__ import annotations
 
-import logging
 import math
 
 import torch
@@ -12,8 +11,6 @@ from torch import nn
 
 from dualkd_lib.models.blocks import count_parameters, output_frames
 from dualkd_lib.models.networks import _CRNNBase
-
-logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------------

@@ -5,11 +5,8 @@ Taught in notebooks 03 and 05.
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 from dualkd_lib.models.configs import CRNNConfig, EmbeddingModelConfig, Pooling
-
-logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------------

@@ -17,8 +17,6 @@ from dualkd_lib.constants import PRESET_ENV_VAR
 from dualkd_lib.layout import SPLITS, default_data_root, default_work_dir, repo_root, split_paths
 from dualkd_lib.seeding import seed_everything
 
-logger = logging.getLogger(__name__)
-
 
 # ---------------------------------------------------------------------------
 # Inside the notebooks: set-up and set-up check

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -18,7 +17,6 @@ from torch import nn
 
 from dualkd_lib.models import MODEL_CLASSES
 
-log = logging.getLogger(__name__)
 
 #: Version of the checkpoint layout written by :func:`save_checkpoint`.
 CHECKPOINT_FORMAT: int = 1

@@ -5,7 +5,6 @@ Taught in notebooks 03 and 06.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,8 +14,6 @@ from torch import nn
 
 from dualkd_lib.distill import EEFD_KINDS, KD_KINDS, MODES, TAKD_GRADIENTS, _check_choice
 
-
-log = logging.getLogger(__name__)
 
 #: Learning-rate schedules after the warm-up (:attr:`TrainConfig.lr_decay`).
 LR_DECAYS: tuple[str, ...] = ("none", "cosine")

@@ -5,7 +5,6 @@ Taught in notebook 03 (the device); DDP in README "Running on real DESED".
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -16,8 +15,6 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from dualkd_lib.distill import mode_uses
-
-log = logging.getLogger(__name__)
 
 
 def autocast(device_type: str | None) -> Any:

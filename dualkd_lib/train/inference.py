@@ -4,16 +4,12 @@ Taught in notebook 03.
 """
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-
-
-log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------
 # Inference

@@ -9,7 +9,6 @@ Taught in notebooks 03 (teacher), 06 (TAKD) and 08 (dual KD end to end).
 from __future__ import annotations
 
 import copy
-import logging
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -24,7 +23,6 @@ from dualkd_lib.train.devices import Hardware
 from dualkd_lib.train.run import Run
 from dualkd_lib.train.step import optimiser_step, training_step
 
-log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------
 # The loop

@@ -7,7 +7,6 @@ Taught in notebooks 03 (teacher), 06 (TAKD) and 08 (dual KD end to end).
 """
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any, Mapping
 
@@ -31,7 +30,6 @@ from dualkd_lib.distill import (
 from dualkd_lib.train.config import TrainConfig
 from dualkd_lib.train.devices import Hardware, autocast, to_float32
 
-log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------
 # The training step

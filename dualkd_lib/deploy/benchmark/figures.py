@@ -4,13 +4,9 @@ Taught in notebook 09.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Sequence
 
 import numpy as np
-
-
-log = logging.getLogger(__name__)
 
 
 def spread_ties(values: Sequence[float], step: float = 1.1) -> list[float]:

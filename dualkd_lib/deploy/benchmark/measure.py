@@ -5,7 +5,6 @@ Taught in notebook 09.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import tempfile
 import time
@@ -18,8 +17,6 @@ from torch import nn
 
 from dualkd_lib import layout, models
 from dualkd_lib.constants import CLIP_SECONDS
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,7 @@ Taught in notebook 09.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-
-
-log = logging.getLogger(__name__)
 
 
 def _fmt(v: Any, spec: str) -> str:

@@ -4,7 +4,6 @@ Taught in notebook 09.
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -13,8 +12,6 @@ import torch
 from torch import nn
 
 from dualkd_lib.deploy.benchmark.measure import time_calls, torch_threads
-
-log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------

@@ -4,7 +4,6 @@ Taught in notebook 08.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -12,8 +11,6 @@ import numpy as np
 import pandas as pd
 
 from dualkd_lib.teaching.plots_distill.histories import PAPER_RESULTS
-
-logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------------

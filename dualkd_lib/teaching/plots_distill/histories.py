@@ -4,15 +4,11 @@ Taught in notebook 06.
 """
 from __future__ import annotations
 
-import logging
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-
-logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ Taught in notebooks 03, 05 and 08.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -15,8 +14,6 @@ from torch import nn
 
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.teaching.plots_distill.ablation import _summary_frame
-
-logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ Taught in notebook 07.
 """
 from __future__ import annotations
 
-import logging
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -13,8 +12,6 @@ from matplotlib.ticker import MaxNLocator
 import torch
 
 from dualkd_lib.constants import CLASSES
-
-logger = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------------
