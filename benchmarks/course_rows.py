@@ -14,20 +14,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from dualkd_lib import config  # noqa: E402
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 
 torch.set_num_threads(1)
-ctx = pipeline.Context.create(config.COURSE, progress=False)
+ctx = recipe.Context.create(config.COURSE, progress=False)
 t = time.time()
 row = sys.argv[1]
 if row == "student":
-    m = pipeline.run_metrics(ctx, "student", sys.argv[2], int(sys.argv[3]))
+    m = recipe.run_metrics(ctx, "student", sys.argv[2], int(sys.argv[3]))
 elif row == "plain":
-    m = pipeline.run_metrics(ctx, "teacher", "no_embeddings", int(sys.argv[2]))
+    m = recipe.run_metrics(ctx, "teacher", "no_embeddings", int(sys.argv[2]))
 elif row == "probe":
-    m = pipeline.probe_metrics(ctx)
+    m = recipe.probe_metrics(ctx)
 else:
-    m = pipeline.run_metrics(ctx, "teacher", "teacher", 0)
+    m = recipe.run_metrics(ctx, "teacher", "teacher", 0)
 keys = ("psds1", "psds2", "f1_collar", "f1_intersection", "weights")
 print(json.dumps({"row": sys.argv[1:], "seconds": time.time() - t, **{k: m.get(k) for k in keys},
                   "both_weights": {w: {s: {k: v[s][k] for k in ("psds1", "psds2")} for s in ("validation", "evaluation")}

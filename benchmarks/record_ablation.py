@@ -21,7 +21,8 @@ import torch  # noqa: E402
 
 from dualkd_lib import layout
 from dualkd_lib import config, train  # noqa: E402
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
+from dualkd_lib.distill import STUDENT_MODES
 from dualkd_lib.teaching import measured
 
 WINDOW = 10  # steps averaged into one point of a per-step curve
@@ -79,7 +80,7 @@ def main() -> None:
     parser.add_argument("--fill-missing", action="store_true",
                         help="keep the existing record and add only the runs it lists as missing")
     args = parser.parse_args()
-    ctx = pipeline.Context.create(config.COURSE, data_root=args.data, work_dir=args.work_dir, progress=False, make_data_if_missing=False)
+    ctx = recipe.Context.create(config.COURSE, data_root=args.data, work_dir=args.work_dir, progress=False, make_data_if_missing=False)
     seeds = list(range(args.seeds))
     rows, missing, curves = [], [], {"kd_distance": {}, "validation": {}}
 
@@ -122,8 +123,8 @@ def main() -> None:
     else:
         missing.append("embedding model, linear probe")
     add("teacher CRNN without embeddings", "teacher", "no_embeddings", lambda s: ctx.plain_teacher_path(s).parent, cmd)
-    for mode in pipeline.STUDENT_MODES:
-        add(f"student ({mode})", "student", mode, lambda s, m=mode: pipeline.student_run_dir(ctx, m, s), cmd)
+    for mode in STUDENT_MODES:
+        add(f"student ({mode})", "student", mode, lambda s, m=mode: recipe.student_run_dir(ctx, m, s), cmd)
     record = {"what": f"The course preset's ablation: evaluation split, each student's weights (its own or its "
                       f"mean student's) chosen on the validation split; TAKD is the blended target "
                       f"(takd_blend {ctx.preset.student_train.takd_blend}). Seeds {seeds}.",

@@ -58,10 +58,15 @@ def record(out: Path, course: bool) -> None:
         return
     import importlib
 
-    try:
-        pipeline = importlib.import_module("dualkd_lib.recipe.pipeline")
-    except ImportError:  # a checkout from before the restructuring of #12 (3b79699 and older): the old flat name
-        pipeline = importlib.import_module("dualkd_lib.pipeline")
+    # the experiment's module by the names it had: dualkd_lib.recipe (now), recipe.pipeline (the first part of
+    # #12's move), dualkd_lib.pipeline (3b79699 and older)
+    for name in ("dualkd_lib.recipe", "dualkd_lib.recipe.pipeline", "dualkd_lib.pipeline"):
+        try:
+            pipeline = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(pipeline, "Context"):
+            break
 
     torch.set_num_threads(1)
     start = time.time()

@@ -8,7 +8,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]
 import torch
 torch.set_num_threads(1)
 from dualkd_lib import config, models
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.train import load_model_from_checkpoint
 variant, steps = sys.argv[1], int(sys.argv[2])
 lr = float(sys.argv[3]) if len(sys.argv) > 3 else 3e-3
@@ -18,17 +18,17 @@ st = dataclasses.replace(base.student_train, max_steps=steps, lr=lr)
 preset = dataclasses.replace(base, student=student, student_train=st)
 work = f"data/experiments/cache-sup-{variant}-{steps}-{lr}"
 base_dir = os.path.abspath("data/experiments/cache-base")
-base_ctx = pipeline.Context.create(base, data_root="data/experiments/course", work_dir=base_dir, progress=False)
+base_ctx = recipe.Context.create(base, data_root="data/experiments/course", work_dir=base_dir, progress=False)
 base_ctx.scaler()  # features of the training splits and the scaler, shared by the variants
 os.makedirs(work, exist_ok=True)
 for name in ("features", "scaler.pt"):
     if not os.path.exists(f"{work}/{name}"):
         os.symlink(f"{base_dir}/{name}", f"{work}/{name}")
-ctx = pipeline.Context.create(preset, data_root="data/experiments/course", work_dir=work, progress=False)
+ctx = recipe.Context.create(preset, data_root="data/experiments/course", work_dir=work, progress=False)
 t = time.time()
-path = pipeline.train_student(ctx, "supervised", seed=0)
+path = recipe.train_student(ctx, "supervised", seed=0)
 train_s = time.time() - t
-m = pipeline.run_metrics(ctx, "student", "supervised", 0)
+m = recipe.run_metrics(ctx, "student", "supervised", 0)
 own, mean, _ = load_model_from_checkpoint(path, expected_kind="student")
 # dead SE units: hidden ReLU units that are zero on every validation clip
 x = ctx.split("validation").features[:64]

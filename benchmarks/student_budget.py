@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from dualkd_lib import config, train  # noqa: E402
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 
 C = config.COURSE
 VARIANTS = {
@@ -79,10 +79,10 @@ if not (work / "scaler.pt").is_file():
     work.mkdir(parents=True, exist_ok=True)
     shutil.copytree("data/cache/course/features", work / "features", dirs_exist_ok=True)
     shutil.copy2("data/cache/course/scaler.pt", work / "scaler.pt")
-ctx = pipeline.Context.create(preset, work_dir=work, progress=False)
+ctx = recipe.Context.create(preset, work_dir=work, progress=False)
 t = time.time()
-metrics = pipeline.run_metrics(ctx, "student", mode, seed)
-ckpt = train.load_checkpoint(pipeline.student_run_dir(ctx, mode, seed) / "final.pt")
+metrics = recipe.run_metrics(ctx, "student", mode, seed)
+ckpt = train.load_checkpoint(recipe.student_run_dir(ctx, mode, seed) / "final.pt")
 print(json.dumps({"variant": variant, "head_bias": head_bias, "budget": BUDGET or "preset", "mode": mode, "seed": seed, "steps": ckpt["step"],
                   "wall_seconds": time.time() - t,  # training and both weights' scoring
                   "val_history": ckpt["extra"].get("val_history"),

@@ -26,7 +26,7 @@ import torch
 
 from dualkd_lib import config, models, train
 from dualkd_lib.distill import mode_uses
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
     train_over = json.loads(args.train_overrides)
     mode = train_over.pop("mode", "supervised")
     preset = config.COURSE
-    ctx = pipeline.Context.create(preset, data_root=args.data, work_dir=args.work_dir, progress=False)
+    ctx = recipe.Context.create(preset, data_root=args.data, work_dir=args.work_dir, progress=False)
     cfg = dataclasses.replace(preset.student_config(mode, args.seed), **train_over)
     model = models.SECRNN(dataclasses.replace(preset.student, **model_over), seed=args.seed)
     needs_teacher, needs_emb = mode_uses(mode, "kd"), mode_uses(mode, "emb")
@@ -64,7 +64,7 @@ def main() -> None:
            "last_50_steps_loss": round(sum(h["loss"] for h in result.history[-50:]) / 50, 3)}
     for tag, m in (("student", student), ("mean", mean)):
         m = m.without_embedding_head() if m.embedding_head is not None else m
-        row[tag] = {k: round(v, 3) for k, v in pipeline.evaluate_model(ctx, m, "validation").items()}
+        row[tag] = {k: round(v, 3) for k, v in recipe.evaluate_model(ctx, m, "validation").items()}
     print(json.dumps(row))
     with open(args.out / "results.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")

@@ -14,7 +14,7 @@ import sys, json, time, dataclasses, os, logging
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 import torch
 from dualkd_lib import config, models, generate
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.recording import ROOM_MICROPHONE
 from dualkd_lib.corpus import TAXONOMY
 stage = sys.argv[1]
@@ -74,30 +74,30 @@ def log(**kw):
     print(json.dumps(kw), flush=True)
 if stage == "base":
     torch.set_num_threads(1)
-    t = time.time(); ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    t = time.time(); ctx = recipe.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     for s in ("strong", "weak", "unlabeled", "validation", "evaluation"): ctx.split(s)
     log(stage="data+features", s=time.time() - t)
     open("data/experiments/rec_features_ready", "w").write("1")
     t = time.time(); ctx.embedding_model(); log(stage="embedding", s=time.time() - t)
-    t = time.time(); log(stage="probe", s=0, probe=pipeline.probe_metrics(ctx))
-    t = time.time(); m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", s=time.time() - t, m=m)
+    t = time.time(); log(stage="probe", s=0, probe=recipe.probe_metrics(ctx))
+    t = time.time(); m = recipe.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", s=time.time() - t, m=m)
     for s in ("strong", "weak", "unlabeled"): ctx.teacher_outputs(s)
     open("data/experiments/rec_teacher_ready", "w").write("1")
 elif stage == "teacher":  # the teacher alone (TEACHER_LR / _EPOCHS / _DROPOUT variants), then its ablation row
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the per-epoch validation lines
-    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
-    t = time.time(); pipeline.train_teacher(ctx, seed=0, validate=True)  # a validation learning curve
-    m = pipeline.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", work=WORK, s=time.time() - t, m=m)
+    ctx = recipe.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    t = time.time(); recipe.train_teacher(ctx, seed=0, validate=True)  # a validation learning curve
+    m = recipe.run_metrics(ctx, "teacher", "teacher", 0); log(stage="teacher", work=WORK, s=time.time() - t, m=m)
 elif stage == "embedding":  # the stand-in alone (PRETRAIN_CLIPS / _EPOCHS variants) and its linear probe
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
-    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    ctx = recipe.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time(); ctx.embedding_model(); log(stage="embedding", work=WORK, s=time.time() - t)
-    log(stage="probe", work=WORK, probe=pipeline.probe_metrics(ctx))
+    log(stage="probe", work=WORK, probe=recipe.probe_metrics(ctx))
 elif stage == "experiments":  # the learner's Experiments 6.A, 7.A and 8.A (notebooks 06-08), timed
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
     from dualkd_lib.teaching import learner_runs
-    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    ctx = recipe.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     ctx.teacher(), ctx.embedding_model()
     for exp, mode, changes in (("6.A", "kd", {"w_kd": 0.25}), ("6.A", "kd", {"w_kd": 4.0}),
                                ("7.A", "eefd", {"eefd_kind": "mse"}), ("7.A", "eefd", {"eefd_kind": "cosine"}),
@@ -111,19 +111,19 @@ elif stage == "experiments":  # the learner's Experiments 6.A, 7.A and 8.A (note
 elif stage == "plain":
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # the per-epoch validation lines
-    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
-    t = time.time(); pipeline.train_plain_teacher(ctx, seed=0, validate=True)
-    m = pipeline.run_metrics(ctx, "teacher", "no_embeddings", 0); log(stage="plain teacher", s=time.time() - t, m=m)
+    ctx = recipe.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    t = time.time(); recipe.train_plain_teacher(ctx, seed=0, validate=True)
+    m = recipe.run_metrics(ctx, "teacher", "no_embeddings", 0); log(stage="plain teacher", s=time.time() - t, m=m)
 elif stage == "student":
     torch.set_num_threads(1)
     mode, seed = sys.argv[2], int(sys.argv[3])
-    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
-    t = time.time(); m = pipeline.run_metrics(ctx, "student", mode, seed)
+    ctx = recipe.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    t = time.time(); m = recipe.run_metrics(ctx, "student", mode, seed)
     log(stage=f"student {mode} seed {seed}", work=WORK, s=time.time() - t, m=m)
 elif stage == "students":
     if os.environ.get("JOBS") == "1":
         torch.set_num_threads(1)
-    ctx = pipeline.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
+    ctx = recipe.Context.create(P, data_root=DATA, work_dir=WORK, progress=False)
     t = time.time()
-    table = pipeline.run_ablation(ctx, seeds=[0], out_dir=WORK + "/ablation", jobs=int(os.environ.get("JOBS", "2")), baselines=False)
+    table = recipe.run_ablation(ctx, seeds=[0], out_dir=WORK + "/ablation", jobs=int(os.environ.get("JOBS", "2")), baselines=False)
     log(stage="ablation", s=time.time() - t); print(table)

@@ -222,9 +222,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"\n{len(bad)} problem(s)" + (": " + "; ".join(r["item"] for r in bad) if bad else ": ready"))
         return 1 if bad else 0
     if args.command == "make-data":
-        from dualkd_lib.recipe import pipeline
+        from dualkd_lib import recipe
 
-        info = pipeline.make_data(args.preset, args.out, seed=args.seed, overwrite=args.overwrite)
+        info = recipe.make_data(args.preset, args.out, seed=args.seed, overwrite=args.overwrite)
         print(json.dumps({k: info[k] for k in ("clips", "seconds", "clips_per_second") if k in info}, indent=2))
         return 0
     if args.command == "evaluate":
@@ -249,34 +249,35 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "pretrain":
         from dualkd_lib import layout
-        from dualkd_lib.recipe import pipeline, pretrained
+        from dualkd_lib import recipe
+        from dualkd_lib.recipe import pretrained
 
         name = _resolve_preset(args.preset)
         work = args.work_dir or layout.default_work_dir(name).with_name(f"{name}-pretrain")
-        ctx = pipeline.Context.create(name, data_root=args.data, work_dir=work)
+        ctx = recipe.Context.create(name, data_root=args.data, work_dir=work)
         out = args.out or pretrained.bundle_dir(name)
-        manifest = pipeline.pretrain(ctx, out, overwrite=args.overwrite,
+        manifest = recipe.pretrain(ctx, out, overwrite=args.overwrite,
                                      command=" ".join(["dualkd", *sys.argv[1:]]) if sys.argv[0].endswith("dualkd")
                                      else f"dualkd pretrain --preset {name}")
         print(f"pre-trained bundle: {manifest.parent}")
         print(json.dumps(json.loads(manifest.read_text())["scores"], indent=2))
         return 0
     if args.command in ("train-teacher", "train-student"):
-        from dualkd_lib.recipe import pipeline
+        from dualkd_lib import recipe
 
-        ctx = pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
+        ctx = recipe.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
         if args.command == "train-teacher":
-            path = pipeline.train_teacher(ctx, seed=args.seed)
+            path = recipe.train_teacher(ctx, seed=args.seed)
         else:
-            path = pipeline.train_student(ctx, args.mode, seed=args.seed)
+            path = recipe.train_student(ctx, args.mode, seed=args.seed)
         print(f"checkpoint: {path}")
         return 0
     if args.command == "ablation":
-        from dualkd_lib.recipe import pipeline
+        from dualkd_lib import recipe
 
-        ctx = pipeline.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
-        jobs = args.jobs if args.jobs is not None else pipeline.default_jobs()
-        table = pipeline.run_ablation(ctx, seeds=range(args.seeds), out_dir=args.out, jobs=jobs, baselines=True)
+        ctx = recipe.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
+        jobs = args.jobs if args.jobs is not None else recipe.default_jobs()
+        table = recipe.run_ablation(ctx, seeds=range(args.seeds), out_dir=args.out, jobs=jobs, baselines=True)
         print(table)
         return 0
     if args.command == "predict":
@@ -327,10 +328,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "notebooks":
         return _notebooks(args)
     if args.command == "ddp":
-        from dualkd_lib.recipe import pipeline
+        from dualkd_lib import recipe
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
-        pipeline.train_distributed(args.ddp_command, preset=args.preset, data_root=args.data, work_dir=args.work_dir,
+        recipe.train_distributed(args.ddp_command, preset=args.preset, data_root=args.data, work_dir=args.work_dir,
                                    mode=args.mode, seed=args.seed, split_batch=not args.per_process_batch,
                                    backend=args.backend)
         return 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 
 
-def tiny_context(tmp_path_factory: pytest.TempPathFactory, name: str) -> pipeline.Context:
+def tiny_context(tmp_path_factory: pytest.TempPathFactory, name: str) -> recipe.Context:
     """A tiny-preset Context with its own data and work folders (one thread, no progress bars)."""
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp(name)
-    return pipeline.Context.create("tiny", data_root=root / "data", work_dir=root / "work", progress=False)
+    return recipe.Context.create("tiny", data_root=root / "data", work_dir=root / "work", progress=False)

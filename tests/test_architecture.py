@@ -3,7 +3,8 @@
 The method at the bottom; ``train/`` and ``predict`` above it; ``recipe/`` above those;
 ``deploy/``, ``teaching/`` and ``course/`` above that; ``cli`` on top. Nothing imports upward,
 and ``teaching/`` never imports ``course/``. Function-level imports count as much as the ones
-at the top of a file.
+at the top of a file. An import under ``if TYPE_CHECKING:`` (a type name only, never run) counts for
+the layers but not as a circle: ``recipe.runs`` names the ``Context`` type whose methods call it.
 """
 from __future__ import annotations
 
@@ -48,10 +49,24 @@ def _is_module(dotted: str, root: Path) -> bool:
     return (root / rel).with_suffix(".py").is_file() or (root / rel / "__init__.py").is_file()
 
 
-def imported_modules(source: str, root: Path = PACKAGE) -> set[str]:
-    """Every ``dualkd_lib`` module that ``source`` imports, at any depth of the file."""
+def _type_checking_only(tree: ast.AST) -> set[ast.AST]:
+    """The import nodes inside ``if TYPE_CHECKING:`` blocks (never run)."""
+    nodes: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            nodes.update(n for stmt in node.body for n in ast.walk(stmt))
+    return nodes
+
+
+def imported_modules(source: str, root: Path = PACKAGE, *, run_time_only: bool = False) -> set[str]:
+    """Every ``dualkd_lib`` module that ``source`` imports, at any depth of the file
+    (``run_time_only``: without the imports under ``if TYPE_CHECKING:``)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    skip = _type_checking_only(tree) if run_time_only else set()
+    for node in ast.walk(tree):
+        if node in skip:
+            continue
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "dualkd_lib")
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "dualkd_lib":
@@ -82,8 +97,10 @@ def test_no_module_imports_upward() -> None:
 
 
 def import_cycles(root: Path = PACKAGE) -> list[list[str]]:
-    """Circles of imports between the package's modules (function-level imports included)."""
-    graph = {module_name(p, root): {m for m in imported_modules(p.read_text(encoding="utf-8"), root)
+    """Circles of imports between the package's modules (function-level imports included, type-checking
+    ones not)."""
+    graph = {module_name(p, root): {m for m in imported_modules(p.read_text(encoding="utf-8"), root,
+                                                                run_time_only=True)
                                     if m != module_name(p, root)} for p in root.rglob("*.py")}
     cycles, done = [], set()
 
@@ -108,16 +125,18 @@ def test_no_two_modules_import_each_other() -> None:
 
 def test_every_module_has_a_layer_and_the_top_layers_exist() -> None:
     modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
-    assert {"dualkd_lib.cli", "dualkd_lib.recipe.pipeline", "dualkd_lib.train.loop", "dualkd_lib.teaching.setup",
+    assert {"dualkd_lib.cli", "dualkd_lib.recipe.context", "dualkd_lib.train.loop", "dualkd_lib.teaching.setup",
             "dualkd_lib.course.build", "dualkd_lib.deploy.export", "dualkd_lib.distill"} <= modules
     assert layer("dualkd_lib.distill") == 0 and layer("dualkd_lib.train.step") == 1
-    assert layer("dualkd_lib.recipe.pipeline") == 2 and layer("dualkd_lib.cli") == 4
+    assert layer("dualkd_lib.recipe.context") == 2 and layer("dualkd_lib.cli") == 4
 
 
 @pytest.mark.parametrize(
     ("where", "source", "expected"),
     [
-        ("models.py", "def f():\n    from dualkd_lib.recipe import pipeline\n", "upward"),
+        ("models.py", "def f():\n    from dualkd_lib.recipe import context\n", "upward"),
+        ("models.py", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from dualkd_lib.recipe import context\n",
+         "upward"),
         ("train/step.py", "from dualkd_lib.teaching.plots import plot_logmel\n", "upward"),
         ("teaching/plots2.py", "import dualkd_lib.course.build\n", "never imports"),
         ("recipe/x.py", "from dualkd_lib import models, train\nfrom dualkd_lib.train import loop\n", None),

@@ -53,12 +53,12 @@ def pack(preset: str | Any, out: str | Path, *, data_root: str | Path | None = N
     or nothing is trained yet, and (``FileExistsError``) an existing ``out`` unless
     ``overwrite``. Returns ``out``. Taught in notebook 00.
     """
-    from dualkd_lib.recipe import pipeline
+    from dualkd_lib import recipe
 
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite to replace it.")
-    ctx = pipeline.Context.create(preset, data_root=data_root, work_dir=work_dir, make_data_if_missing=False,
+    ctx = recipe.Context.create(preset, data_root=data_root, work_dir=work_dir, make_data_if_missing=False,
                                   progress=False)
     runs = layout.runs_dir(ctx.work_dir)
     if not runs.is_dir() or not any(runs.glob("*/final.pt")):
@@ -144,7 +144,7 @@ def unpack(archive: str | Path, *, preset: str | Any | None = None, data_root: s
     targets and moved into place only when every check passed. Returns a summary
     (``preset``, ``files``, ``bytes``, ``seconds``, folders). Taught in notebook 00.
     """
-    from dualkd_lib.recipe import pipeline
+    from dualkd_lib import recipe
     from dualkd_lib.config import get_preset
 
     start = time.perf_counter()
@@ -210,7 +210,7 @@ def unpack(archive: str | Path, *, preset: str | Any | None = None, data_root: s
 
     relocated = FeatureCache(targets["cache"] / "features").relocate(manifest["data_root"], targets["data"], p.features) \
         if (targets["cache"] / "features").is_dir() else 0
-    ctx = pipeline.Context.create(p, data_root=targets["data"], work_dir=targets["cache"], make_data_if_missing=False,
+    ctx = recipe.Context.create(p, data_root=targets["data"], work_dir=targets["cache"], make_data_if_missing=False,
                                   progress=False)
     if ctx.data_fingerprint() != manifest["data_fingerprint"]:
         raise ValueError(f"the unpacked data in {targets['data']} have fingerprint {ctx.data_fingerprint()}, the "

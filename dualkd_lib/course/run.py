@@ -223,16 +223,16 @@ def prepare_models(preset: str, *, jobs: int | None = None) -> dict[str, float]:
     in the notebooks. Everything already cached is reused. Returns the seconds of each stage
     (``data``, then the ablation's stages, then ``total``). Taught in notebook 00.
     """
-    from dualkd_lib.recipe import pipeline
+    from dualkd_lib import recipe
     from dualkd_lib.teaching import learner_runs
 
     start = time.perf_counter()
     data_root = os.environ.get(DATA_ROOT_ENV_VAR) or default_data_root(preset)  # as the notebooks' parameters cell
-    ctx = pipeline.Context.create(preset, data_root=Path(data_root), work_dir=default_work_dir(preset))
+    ctx = recipe.Context.create(preset, data_root=Path(data_root), work_dir=default_work_dir(preset))
     seconds = {"data": time.perf_counter() - start}
     out = _ablation_dir(preset)
-    jobs = jobs if jobs is not None else pipeline.default_jobs()
-    pipeline.run_ablation(ctx, seeds=[0], out_dir=out, jobs=jobs)
+    jobs = jobs if jobs is not None else recipe.default_jobs()
+    recipe.run_ablation(ctx, seeds=[0], out_dir=out, jobs=jobs)
     report = out / "ablation.json"
     if report.is_file():
         seconds.update(json.loads(report.read_text(encoding="utf-8")).get("stage_seconds_this_call", {}))

@@ -366,18 +366,18 @@ def quantize_dynamic_int8(
 
 
 def evaluate_onnx(ctx: Any, onnx_path: str | Path, split: str = "evaluation", *, threads: int | None = None) -> dict:
-    """PSDS1, PSDS2 and F1 of an ONNX model on ``split`` of a :class:`~dualkd_lib.recipe.pipeline.Context`.
+    """PSDS1, PSDS2 and F1 of an ONNX model on ``split`` of a :class:`~dualkd_lib.recipe.recipe.Context`.
 
     A teacher ONNX model gets the split's cached frame embeddings. Same post-processing
-    and metrics as :func:`dualkd_lib.recipe.pipeline.evaluate_scores`. Taught in notebook 09.
+    and metrics as :func:`dualkd_lib.recipe.recipe.evaluate_scores`. Taught in notebook 09.
     """
-    from dualkd_lib.recipe import pipeline
+    from dualkd_lib import recipe
 
     session = onnx_session(onnx_path, threads=threads)
     s = ctx.split(split)
     emb = ctx.embeddings(split) if "embeddings" in [i.name for i in session.get_inputs()] else None
     strong, _ = run_onnx(session, s.features, emb)
-    return pipeline.evaluate_scores(ctx, strong, split)
+    return recipe.evaluate_scores(ctx, strong, split)
 
 
 # --------------------------------------------------------------------------
@@ -387,14 +387,14 @@ def _real_inputs(checkpoint: Path, kind: str, ckpt: dict, n_clips: int, data_roo
                  embedding_checkpoint: Path | None) -> tuple[torch.Tensor, torch.Tensor | None, str] | None:
     """Standardised features (and embeddings for a teacher) of the first clips of the evaluation split."""
     from dualkd_lib import desed_io, layout
-    from dualkd_lib.recipe import pipeline
+    from dualkd_lib import recipe
     from dualkd_lib.features import FeatureConfig, LogMel, Scaler
     from dualkd_lib.train import load_model_from_checkpoint
 
     bundle_path = checkpoint.parent / "inference.pt"
     preset = ckpt.get("preset")
     root = Path(data_root) if data_root is not None else (layout.default_data_root(preset) if preset else None)
-    if not bundle_path.is_file() or root is None or not pipeline.data_present(root):
+    if not bundle_path.is_file() or root is None or not recipe.data_present(root):
         return None
     bundle = torch.load(bundle_path, map_location="cpu", weights_only=True)
     fcfg = FeatureConfig(**bundle["features"])

@@ -78,7 +78,7 @@ def embedding_model_path(checkpoint: str | Path, ckpt: dict[str, Any] | None = N
     """Where a teacher checkpoint says its embedding model is (``"embedding_model_path"``), or None.
 
     The key is read at the top level of the checkpoint, in its ``extra``, or in the
-    run's ``inference.pt`` (where :func:`dualkd_lib.recipe.pipeline.train_teacher` records it); a
+    run's ``inference.pt`` (where :func:`dualkd_lib.recipe.runs.train_teacher` records it); a
     relative path is relative to the checkpoint's folder. Taught in notebook 09.
     """
     checkpoint = Path(checkpoint)

@@ -20,9 +20,13 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dualkd_lib import layout
+from dualkd_lib.config import Preset
+
+if TYPE_CHECKING:  # a type name only: at run time the Context imports this module, not the reverse
+    from dualkd_lib.recipe.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ def bundle_dir(preset_name: str, root: str | Path | None = None) -> Path:
     return base / preset_name
 
 
-def _configs(preset: Any) -> dict[str, Any]:
+def _configs(preset: Preset) -> dict[str, Any]:
     import dataclasses
 
     return {"embedding": dataclasses.asdict(preset.embedding), "pretrain": dataclasses.asdict(preset.pretrain),
@@ -66,7 +70,7 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def check_bundle(preset: Any, root: str | Path | None = None) -> list[str]:
+def check_bundle(preset: Preset, root: str | Path | None = None) -> list[str]:
     """Problems of the bundle of ``preset`` (empty: it fits). Raises ``FileNotFoundError`` when there is none.
 
     Each file's sha256 must equal the manifest's, and the manifest's configs must equal the
@@ -95,7 +99,7 @@ def check_bundle(preset: Any, root: str | Path | None = None) -> list[str]:
     return problems
 
 
-def install(ctx: Any, root: str | Path | None = None) -> bool:
+def install(ctx: Context, root: str | Path | None = None) -> bool:
     """Copy the preset's bundle into ``ctx.work_dir`` when it fits and the work folder has neither model.
 
     Returns True when installed. A bundle that does not fit is never used: a warning names
@@ -143,7 +147,7 @@ def refuse_existing(out_dir: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{out_dir} already holds a pre-trained bundle; pass --overwrite to replace it.")
 
 
-def write_bundle(ctx: Any, out_dir: str | Path, *, scores: dict, command: str, seconds: dict,
+def write_bundle(ctx: Context, out_dir: str | Path, *, scores: dict, command: str, seconds: dict,
                  overwrite: bool = False) -> Path:
     """Write the bundle of ``ctx``'s trained embedding model and teacher (seed 0) to ``out_dir``.
 

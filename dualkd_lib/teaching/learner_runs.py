@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from dualkd_lib import layout
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
+from dualkd_lib.distill import STUDENT_MODES
 from dualkd_lib.train import COSMETIC_CHANGES, TrainConfig, load_checkpoint, load_model_from_checkpoint
 
 #: Steps of a short run per preset: a few minutes on a laptop for a pair of runs on ``course``,
@@ -77,7 +78,7 @@ def _number(v: Any) -> Any:
     return float(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
-def _run_folder(ctx: pipeline.Context, cfg: TrainConfig, start: str) -> Path:
+def _run_folder(ctx: recipe.Context, cfg: TrainConfig, start: str) -> Path:
     """``runs/learner/<mode>-<steps>steps-seed<N>-<key>``: the key is a hash of what decides the
     training (the settings without the cosmetic ones, the student's architecture, the data, the
     weights it starts from)."""
@@ -88,7 +89,7 @@ def _run_folder(ctx: pipeline.Context, cfg: TrainConfig, start: str) -> Path:
     return layout.learner_runs_dir(ctx.work_dir) / f"{cfg.mode}-{cfg.max_steps}steps-seed{cfg.seed}-{key}"
 
 
-def short_run(ctx: pipeline.Context, mode: str, *, steps: int | None = None, seed: int = 0,
+def short_run(ctx: recipe.Context, mode: str, *, steps: int | None = None, seed: int = 0,
               name: str | None = None, start: str | None = "supervised", **changes: Any) -> ShortRun:
     """Train (or load) a student in ``mode`` for ``steps`` steps with training settings ``changes``.
 
@@ -99,8 +100,8 @@ def short_run(ctx: pipeline.Context, mode: str, *, steps: int | None = None, see
     random weights. The run is scored on the validation split (never on evaluation: a
     learner's choice is a choice of settings). Taught in notebooks 06-08.
     """
-    if mode not in pipeline.STUDENT_MODES:
-        raise ValueError(f"Unknown student mode {mode!r}; choose one of {list(pipeline.STUDENT_MODES)}.")
+    if mode not in STUDENT_MODES:
+        raise ValueError(f"Unknown student mode {mode!r}; choose one of {list(STUDENT_MODES)}.")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(changes) - fields)
     if unknown:
@@ -114,37 +115,37 @@ def short_run(ctx: pipeline.Context, mode: str, *, steps: int | None = None, see
     cfg = dataclasses.replace(ctx.preset.student_config(mode, seed), max_steps=steps, **changes)
     init, origin = None, "random"
     if start is not None:
-        start_path = pipeline.train_student(ctx, start, seed=seed)
+        start_path = recipe.train_student(ctx, start, seed=seed)
         own, mean, _ = load_model_from_checkpoint(start_path, expected_kind="student")
-        weights = pipeline.run_metrics(ctx, "student", start, seed)["weights"]  # the kept ones
+        weights = recipe.run_metrics(ctx, "student", start, seed)["weights"]  # the kept ones
         init = (mean if weights == "mean" else own).state_dict()
-        origin = f"{pipeline.model_fingerprint(start_path)}:{weights}"
+        origin = f"{recipe.model_fingerprint(start_path)}:{weights}"
     run_dir = _run_folder(ctx, cfg, origin)
     label = name or (", ".join(f"{k}={v}" for k, v in changes.items()) or f"{mode} as the preset")
     done = (run_dir / "final.pt").is_file()
     if ctx.progress and not done:
         print(f"Training {label!r}: {mode}, {steps} steps from "
               f"{'the ' + start + ' student' if start else 'random weights'} ...", flush=True)
-    path = pipeline.train_student_run(ctx, cfg, run_dir, init=init)
+    path = recipe.train_student_run(ctx, cfg, run_dir, init=init)
     seconds = json.loads((run_dir / "run_info.json").read_text())["seconds"]  # the training's, also when loaded
     scores = _validation_scores(ctx, path)
-    weights = pipeline.choose_weights(scores)
+    weights = recipe.choose_weights(scores)
     return ShortRun(name=label, mode=mode, changes=dict(changes), steps=steps, start=start,
                     history=list(load_checkpoint(path)["history"]), validation=scores[weights],
                     weights=weights, seconds=seconds, path=path)
 
 
-def _validation_scores(ctx: pipeline.Context, path: Path) -> dict[str, dict[str, float]]:
+def _validation_scores(ctx: recipe.Context, path: Path) -> dict[str, dict[str, float]]:
     """Both weights of a finished short run scored on validation, cached beside it
     (``validation.json``, valid for that ``final.pt`` only)."""
     record = path.parent / "validation.json"
-    source = pipeline.model_fingerprint(path)
+    source = recipe.model_fingerprint(path)
     if record.is_file():
         cached = json.loads(record.read_text())
         if cached.get("source") == source:
             return cached["scores"]
     own, mean, _ = load_model_from_checkpoint(path, expected_kind="student")
-    scores = {w: pipeline.evaluate_model(ctx, m.without_embedding_head(), "validation")
+    scores = {w: recipe.evaluate_model(ctx, m.without_embedding_head(), "validation")
               for w, m in (("student", own), ("mean", mean))}
     record.write_text(json.dumps({"source": source, "scores": scores}, indent=2))
     return scores
@@ -162,11 +163,11 @@ NOTEBOOK_RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 def _short_run_in_worker(preset: Any, data_root: Path, work_dir: Path, beats_dir: Path | None, mode: str,
                          changes: dict[str, Any], seed: int, threads: int) -> str:
-    ctx = pipeline.worker_context(preset, data_root, work_dir, beats_dir, threads)
+    ctx = recipe.worker_context(preset, data_root, work_dir, beats_dir, threads)
     return short_run(ctx, mode, seed=seed, **changes).name
 
 
-def train_in_parallel(ctx: pipeline.Context, runs: Sequence[tuple[str, dict[str, Any]]] | None = None, *,
+def train_in_parallel(ctx: recipe.Context, runs: Sequence[tuple[str, dict[str, Any]]] | None = None, *,
                       seed: int = 0, jobs: int = 2) -> None:
     """Train (and score) short runs ``[(mode, changes), ...]`` (default: :data:`NOTEBOOK_RUNS`)
     ``jobs`` at a time in worker processes, so that the notebooks only load them. Everything
@@ -179,7 +180,7 @@ def train_in_parallel(ctx: pipeline.Context, runs: Sequence[tuple[str, dict[str,
     from tqdm.auto import tqdm
 
     runs = [(m, c) for _, m, c in NOTEBOOK_RUNS] if runs is None else list(runs)
-    pipeline.run_metrics(ctx, "student", "supervised", seed)  # the start of every run, and its kept weights
+    recipe.run_metrics(ctx, "student", "supervised", seed)  # the start of every run, and its kept weights
     ctx.training_datasets(with_teacher=True, with_embeddings=True)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -192,7 +193,7 @@ def train_in_parallel(ctx: pipeline.Context, runs: Sequence[tuple[str, dict[str,
 
 
 @torch.no_grad()
-def embedding_cosine(ctx: pipeline.Context, run: ShortRun, split: str = "validation") -> float:
+def embedding_cosine(ctx: recipe.Context, run: ShortRun, split: str = "validation") -> float:
     """Mean cosine similarity of the run's predicted frame embeddings with the frozen ones on
     ``split`` (the kept weights). Taught in notebook 07."""
     from dualkd_lib.teaching.plots_distill import frame_cosine_similarity

@@ -5,7 +5,7 @@ One process per GPU, started by ``torchrun``::
     torchrun --nproc_per_node 4 -m dualkd_lib.cli ddp train-teacher --preset desed --data /data/desed
     torchrun --nproc_per_node 4 -m dualkd_lib.cli ddp train-student --preset desed --data /data/desed --mode dual
 
-(:func:`dualkd_lib.recipe.pipeline.train_distributed` builds the run from a preset)
+(:func:`dualkd_lib.recipe.distributed.train_distributed` builds the run from a preset)
 
 or from Python with :func:`ddp_train` inside processes you started (:func:`spawn`
 starts them on this machine). What changes compared with one process:

@@ -27,7 +27,7 @@ from IPython.display import Audio, display
 from dualkd_lib import desed_io, features, generate
 from dualkd_lib.constants import CLASSES, SAMPLE_RATE
 from dualkd_lib.layout import split_paths, SPLITS
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.teaching import plots, setup
 
 # %% tags=["parameters"]
@@ -105,11 +105,11 @@ if cfg.generator is not None:
     counts = {split: cfg.generator.n_clips(split) for split in SPLITS}
     print(f"Preset {cfg.name!r}: {sum(counts.values())} clips of 10 s, {counts}")
     print("recorded:", {split: cfg.generator.domain(split).name for split in SPLITS})
-if pipeline.data_present(SETUP.data_root):
+if recipe.data_present(SETUP.data_root):
     print(f"Found the dataset in {SETUP.data_root}.")
 else:
     print(f"Generating the {cfg.name!r} dataset into {SETUP.data_root} (seed 0) ...")
-ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root)
+ctx = recipe.Context.create(SETUP.preset, data_root=SETUP.data_root)
 
 # %% [markdown]
 # The folders follow DESED's layout, so the same loader reads generated and real data

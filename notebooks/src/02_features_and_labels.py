@@ -27,7 +27,7 @@ import torchaudio
 
 from dualkd_lib import desed_io, features
 from dualkd_lib.constants import CLASSES, SAMPLE_RATE
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.teaching import exercises, plots, setup, widgets
 
 # %% tags=["parameters"]
@@ -39,7 +39,7 @@ DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/genera
 # %%
 SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 cfg = SETUP.config()
-ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root)  # generates the data if missing
+ctx = recipe.Context.create(SETUP.preset, data_root=SETUP.data_root)  # generates the data if missing
 cfg.features
 
 # %% [markdown]

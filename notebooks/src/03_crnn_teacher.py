@@ -39,7 +39,8 @@ import torch
 from dualkd_lib import layout, models, train
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.features import n_frames, output_frame_seconds
-from dualkd_lib.recipe import pipeline, pretrained
+from dualkd_lib import recipe
+from dualkd_lib.recipe import pretrained
 from dualkd_lib.teaching import exercises, plots_distill, setup, widgets
 
 # %% tags=["parameters"]
@@ -55,7 +56,7 @@ CFG = SETUP.config()  # the preset: features, models, training settings
 # the teacher, their outputs. It generates the dataset first if it is missing. A cached model
 # made with other settings, or on other data (`ctx.data_fingerprint()`), is refused with the
 # differences named: move its folder away and it is trained again.
-ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
+ctx = recipe.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 FRAME_SECONDS = output_frame_seconds(CFG.features)
 print(f"preset {SETUP.preset!r}: {CFG.features.n_mels} mel bands, {n_frames(CFG.features)} feature frames "
       f"per 10-s clip, model output frames of {FRAME_SECONDS * 1000:.0f} ms")
@@ -259,7 +260,7 @@ plt.show()
 
 # %%
 t0 = time.perf_counter()
-probe = pipeline.probe_metrics(ctx)  # trains the linear layer once, then reads probe-seed0.json
+probe = recipe.probe_metrics(ctx)  # trains the linear layer once, then reads probe-seed0.json
 print(f"linear probe ready in {time.perf_counter() - t0:.1f} s")
 pd.DataFrame({"validation": {k: probe["validation"][k] for k in ("psds1", "psds2")},
               "evaluation": {k: probe[k] for k in ("psds1", "psds2")}}).round(3)
@@ -337,10 +338,10 @@ plt.show()
 # Now the evaluation split (never seen in training): median-filtered frame scores, PSDS1
 # (scenario 1: tight onsets/offsets) and PSDS2 (scenario 2: tolerant, penalises confusing
 # classes), and the collar-based and intersection-based F1 at threshold 0.5
-# (`pipeline.run_metrics` caches the numbers next to the checkpoint).
+# (`recipe.run_metrics` caches the numbers next to the checkpoint).
 
 # %%
-teacher_metrics = pipeline.run_metrics(ctx, "teacher", "teacher", 0)
+teacher_metrics = recipe.run_metrics(ctx, "teacher", "teacher", 0)
 print(f"teacher: {teacher_metrics['params']:,} parameters, {teacher_metrics['macs'] / 1e6:.1f} M MACs per clip "
       "(the embedding model not counted)")
 pd.Series({k: teacher_metrics[k] for k in ("psds1", "psds2", "f1_collar", "f1_intersection")},
@@ -370,8 +371,8 @@ ev = ctx.split("evaluation")
 ev_emb = ctx.embeddings("evaluation")
 right, _ = train.predict_scores(teacher, ev.features, embeddings=ev_emb, progress=False)
 wrong, _ = train.predict_scores(teacher, ev.features, embeddings=torch.roll(ev_emb, 1, dims=0), progress=False)
-pd.DataFrame({"own embeddings": pipeline.evaluate_scores(ctx, right),
-              "another clip's embeddings": pipeline.evaluate_scores(ctx, wrong)}).round(3)
+pd.DataFrame({"own embeddings": recipe.evaluate_scores(ctx, right),
+              "another clip's embeddings": recipe.evaluate_scores(ctx, wrong)}).round(3)
 
 # %% [markdown]
 # A large drop means the teacher relies on what the embedding model knows. That knowledge is

@@ -27,7 +27,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from dualkd_lib import evaluate, layout
 from dualkd_lib.constants import CLASSES
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.teaching import exercises, plots, setup, widgets
 
 # %% tags=["parameters"]
@@ -193,7 +193,7 @@ widgets.interactive_threshold(psds1_real, points)
 # to practise post-processing.
 
 # %%
-ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root)  # generates the data if missing
+ctx = recipe.Context.create(SETUP.preset, data_root=SETUP.data_root)  # generates the data if missing
 ev_split = ctx.split("evaluation")
 encoder = ctx.encoder
 MEDIAN = ctx.preset.evaluation.median_filter_frames  # the preset's median filter length (frames)
@@ -285,7 +285,7 @@ widgets.interactive_median_filter(scores[clip], clip_gt, frame_seconds=encoder.f
 # ### The whole split: threshold-independent PSDS
 #
 # `sed_scores_eval` computes the *exact* PSD-ROC from the scores over every possible threshold
-# (`evaluate.psds1`). `pipeline.evaluate_scores` is what the rest of the course uses: the
+# (`evaluate.psds1`). `recipe.evaluate_scores` is what the rest of the course uses: the
 # preset's median filter, PSDS1, PSDS2, and collar and intersection F1 at threshold 0.5.
 
 # %%
@@ -296,7 +296,7 @@ for length in (1, MEDIAN):
     results[f"median {length}"] = evaluate.psds1(tables, ev_split.ground_truth, ev_split.durations)
 fig = plots.plot_psd_roc(results, title=f"pretend detector, {SETUP.preset} evaluation split, scenario 1")
 plt.show()
-pd.Series(pipeline.evaluate_scores(ctx, scores, "evaluation")).round(3)
+pd.Series(recipe.evaluate_scores(ctx, scores, "evaluation")).round(3)
 
 # %% [markdown]
 # On the `tiny` preset the evaluation split is only a few minutes of audio: one false positive

@@ -38,7 +38,7 @@ import torch
 
 from dualkd_lib import models, train
 from dualkd_lib.features import n_frames, output_frame_seconds
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.teaching import exercises, plots_distill, setup
 
 # %% tags=["parameters"]
@@ -50,7 +50,7 @@ DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/genera
 # %%
 SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
-ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
+ctx = recipe.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 N_FRAMES = n_frames(CFG.features)  # feature frames of a 10-s clip
 FRAME_SECONDS = output_frame_seconds(CFG.features)
 
@@ -167,7 +167,7 @@ se_block = exercises.check("5.1", se_block)
 
 # %%
 t0 = time.perf_counter()
-run = pipeline.train_student(ctx, "supervised", seed=SEED)  # loads the finished run if there is one
+run = recipe.train_student(ctx, "supervised", seed=SEED)  # loads the finished run if there is one
 _, trained, _ = train.load_model_from_checkpoint(run, expected_kind="student")  # (student, mean student, ckpt)
 print(f"supervised student ready in {time.perf_counter() - t0:.1f} s ({run.parent.name})")
 val = ctx.split("validation")

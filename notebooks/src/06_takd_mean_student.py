@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 
 from dualkd_lib import distill, layout, models, train
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.teaching import exercises, learner_runs, measured, plots_distill, setup, widgets
 
 # %% tags=["parameters"]
@@ -56,7 +56,7 @@ TRAIN_STRAIGHT_THROUGH = None
 # %%
 SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
-ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
+ctx = recipe.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 ALPHA = CFG.student_train.ema_alpha
 print(f"preset {SETUP.preset!r}: EMA decay alpha = {ALPHA}, w_kd = {CFG.student_train.w_kd}, "
       f"TAKD = " + (f"blended target, lambda = {CFG.student_train.takd_blend}" if CFG.student_train.takd_blend is not None
@@ -211,7 +211,7 @@ measured.table("takd_readings").round(3)
 # differ:
 
 # %%
-run = pipeline.train_student(ctx, "supervised", seed=SEED)
+run = recipe.train_student(ctx, "supervised", seed=SEED)
 ckpt = train.load_checkpoint(run)
 student = models.SECRNN(CFG.student)
 student.load_state_dict(ckpt["model_state"])
@@ -278,7 +278,7 @@ table.round(5)
 # %% [markdown]
 # ## 4. Train a KD and a TAKD student and compare (10 min)
 #
-# `pipeline.train_student(ctx, mode)` trains the SE-CRNN student with the preset's settings, the
+# `recipe.train_student(ctx, mode)` trains the SE-CRNN student with the preset's settings, the
 # frozen teacher's outputs being read from the cache (computed once); a finished run is loaded
 # instead. Each run: a few seconds in the `tiny` preset; in the `course` preset, 10-15 minutes on
 # one core of a fast machine if it is not cached yet (`make course` trains them beforehand).
@@ -288,9 +288,9 @@ table.round(5)
 histories, metrics = {}, {}
 for mode in ("supervised", "kd", "takd"):
     t0 = time.perf_counter()
-    path = pipeline.train_student(ctx, mode, seed=SEED)
+    path = recipe.train_student(ctx, mode, seed=SEED)
     histories[mode] = train.load_checkpoint(path)["history"]
-    metrics[mode] = pipeline.run_metrics(ctx, "student", mode, SEED)
+    metrics[mode] = recipe.run_metrics(ctx, "student", mode, SEED)
     print(f"{mode:>10}: ready in {time.perf_counter() - t0:5.1f} s ({len(histories[mode])} steps)")
 window = max(1, len(histories["kd"]) // 40)
 fig = plots_distill.plot_loss_curves(histories, keys=("sup", "cons", "kd"), window=window,
@@ -377,8 +377,8 @@ if TRAIN_STRAIGHT_THROUGH or (TRAIN_STRAIGHT_THROUGH is None and SETUP.preset ==
                          run_dir=layout.student_run_dir(SETUP.cache_dir, "takd-straight_through", SEED))
     own_st, mean_st, _ = train.load_model_from_checkpoint(result.final_path, expected_kind="student")
     both_st = {"student": own_st.without_embedding_head(), "mean": mean_st.without_embedding_head()}
-    kept_st = pipeline.choose_weights({w: pipeline.evaluate_model(ctx, m, "validation") for w, m in both_st.items()})
-    metrics["takd (straight_through)"] = {**pipeline.evaluate_model(ctx, both_st[kept_st]), "weights": kept_st}
+    kept_st = recipe.choose_weights({w: recipe.evaluate_model(ctx, m, "validation") for w, m in both_st.items()})
+    metrics["takd (straight_through)"] = {**recipe.evaluate_model(ctx, both_st[kept_st]), "weights": kept_st}
     histories["takd (straight_through)"] = result.history
     fig = plots_distill.plot_kd_distances({m: histories[m] for m in ("takd", "takd (straight_through)")},
                                           window=window)
@@ -397,7 +397,7 @@ pd.DataFrame.from_dict({m: {k: metrics[m].get(k) for k in keys} for m in metrics
 ev = ctx.split("evaluation")
 scores = {"teacher": ctx.teacher_outputs("evaluation")[0].numpy()}
 for mode in ("supervised", "kd", "takd"):
-    _, mean_model, _ = train.load_model_from_checkpoint(pipeline.student_run_dir(ctx, mode, SEED) / "final.pt",
+    _, mean_model, _ = train.load_model_from_checkpoint(recipe.student_run_dir(ctx, mode, SEED) / "final.pt",
                                                         expected_kind="student")
     scores[f"{mode} (mean)"], _ = train.predict_scores(mean_model, ev.features, progress=False)
 frame_s = ctx.encoder.frame_seconds

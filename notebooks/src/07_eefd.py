@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 
 from dualkd_lib import models, train
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.teaching import exercises, learner_runs, plots_distill, setup
 
 # %% tags=["parameters"]
@@ -50,7 +50,7 @@ DATA_ROOT = os.environ.get("DUALKD_DATA_ROOT")  # None: <repository>/data/genera
 # %%
 SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
-ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
+ctx = recipe.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 FRAME_SECONDS = ctx.encoder.frame_seconds
 print(f"preset {SETUP.preset!r}: EEFD loss {CFG.student_train.eefd_kind!r} with weight w_emb = {CFG.student_train.w_emb}")
 
@@ -130,7 +130,7 @@ print("fresh student, cosine:", float(eefd(out.embedding_pred, target, "cosine")
 runs, histories = {}, {}
 for mode in ("supervised", "eefd"):
     t0 = time.perf_counter()
-    runs[mode] = pipeline.train_student(ctx, mode, seed=SEED)
+    runs[mode] = recipe.train_student(ctx, mode, seed=SEED)
     histories[mode] = train.load_checkpoint(runs[mode])["history"]
     print(f"{mode:>10}: ready in {time.perf_counter() - t0:5.1f} s")
 window = max(1, len(histories["eefd"]) // 40)
@@ -153,7 +153,7 @@ ev_emb = ctx.embeddings("evaluation")
 kept_models = {}
 for mode in ("supervised", "eefd"):
     own, mean, _ = train.load_model_from_checkpoint(runs[mode], expected_kind="student")
-    weights = pipeline.run_metrics(ctx, "student", mode, SEED)["weights"]  # chosen on validation
+    weights = recipe.run_metrics(ctx, "student", mode, SEED)["weights"]  # chosen on validation
     kept_models[mode] = (mean if weights == "mean" else own).eval()
     print(f"{mode:>10}: kept weights = {weights}")
 
@@ -253,7 +253,7 @@ plt.show()
 
 # %%
 keys = ["psds1", "psds2", "f1_collar", "f1_intersection", "params", "weights"]
-pd.DataFrame.from_dict({mode: {k: pipeline.run_metrics(ctx, "student", mode, SEED)[k] for k in keys}
+pd.DataFrame.from_dict({mode: {k: recipe.run_metrics(ctx, "student", mode, SEED)[k] for k in keys}
                         for mode in ("supervised", "eefd")}, orient="index").round(3)
 
 # %% [markdown]

@@ -41,7 +41,7 @@ import torch
 from IPython.display import Markdown, display
 
 from dualkd_lib import distill, layout, models, train
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.teaching import exercises, learner_runs, measured, plots_distill, setup, widgets
 
 # %% tags=["parameters"]
@@ -54,7 +54,7 @@ SEEDS = [0]  # student seeds of the ablation; more seeds give error bars, each a
 # %%
 SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
-ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
+ctx = recipe.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 ABLATION_DIR = layout.ablation_dir(SETUP.cache_dir)
 STUDENT_TRAIN = CFG.student_train
 print(f"preset {SETUP.preset!r}: seeds {SEEDS}; w_kd = {STUDENT_TRAIN.w_kd}, w_emb = {STUDENT_TRAIN.w_emb}, "
@@ -127,7 +127,7 @@ print(f"training_step: {float(loss.detach()):.6f}   total_loss: {float(mine.deta
 # %% [markdown]
 # ## 2. The ablation (8 min)
 #
-# `pipeline.run_ablation` evaluates the frozen teacher (trained once, seed 0) and trains (or
+# `recipe.run_ablation` evaluates the frozen teacher (trained once, seed 0) and trains (or
 # loads) a student in each of the five modes for every seed in `SEEDS`. For every student run it
 # scores both the student's own weights and its mean student on the *validation* split, keeps the
 # better of the two (as DCASE keeps the better of student and mean teacher; the `weights` column
@@ -139,7 +139,7 @@ print(f"training_step: {float(loss.detach()):.6f}   total_loss: {float(mine.deta
 
 # %%
 t0 = time.perf_counter()
-table = pipeline.run_ablation(ctx, seeds=SEEDS, out_dir=ABLATION_DIR)
+table = recipe.run_ablation(ctx, seeds=SEEDS, out_dir=ABLATION_DIR)
 print(f"ablation ready in {time.perf_counter() - t0:.0f} s; written to {ABLATION_DIR}")
 display(Markdown(table))
 ablation = json.loads((ABLATION_DIR / "ablation.json").read_text())
@@ -200,8 +200,8 @@ plt.show()
 # left out.
 
 # %%
-curves = {mode: train.load_checkpoint(pipeline.student_run_dir(ctx, mode, SEEDS[0]) / "final.pt")["extra"]
-          .get("val_history", []) for mode in pipeline.STUDENT_MODES}
+curves = {mode: train.load_checkpoint(recipe.student_run_dir(ctx, mode, SEEDS[0]) / "final.pt")["extra"]
+          .get("val_history", []) for mode in distill.STUDENT_MODES}
 if any(curves.values()):
     fig = plots_distill.plot_learning_curves(curves)
     plt.show()
@@ -278,8 +278,8 @@ scores = {"teacher": ctx.teacher_outputs("evaluation")[0].numpy()}
 kept = {}  # mode -> the name of its kept weights in `scores`
 for mode in ("supervised", "dual"):
     student_model, mean_model, _ = train.load_model_from_checkpoint(
-        pipeline.student_run_dir(ctx, mode, SEEDS[0]) / "final.pt", expected_kind="student")
-    chosen = pipeline.run_metrics(ctx, "student", mode, SEEDS[0])["weights"]  # "student" or "mean"
+        recipe.student_run_dir(ctx, mode, SEEDS[0]) / "final.pt", expected_kind="student")
+    chosen = recipe.run_metrics(ctx, "student", mode, SEEDS[0])["weights"]  # "student" or "mean"
     for weights, model in (("student", student_model), ("mean", mean_model)):
         if weights == chosen or mode == "dual":
             name = f"{mode} ({'own weights' if weights == 'student' else 'mean student'}"
@@ -333,7 +333,7 @@ def val_score(metrics):
     return (metrics["psds1"] + metrics["psds2"]) / 2
 
 
-start_metrics = pipeline.run_metrics(ctx, "student", "supervised", SEED)
+start_metrics = recipe.run_metrics(ctx, "student", "supervised", SEED)
 runs_8a = {mode: learner_runs.short_run(ctx, mode, seed=SEED, steps=SHORT_STEPS, name=f"{mode}, continued")
            for mode in ("supervised", "dual")}
 gain = {mode: val_score(r.validation) - val_score(start_metrics["both_weights"][start_metrics["weights"]]["validation"])
@@ -374,7 +374,7 @@ learner_runs.runs_table(list(runs_8a.values()), extra={"val gain over the start"
 # - The total loss is `sup + w_cons(t)·cons`, plus the KD term (on the student in `kd`; in `takd`
 #   and `dual` the consistency to the blended target `0.5·mean student + 0.5·teacher`) and the
 #   EEFD term (`eefd`, `dual`).
-# - `pipeline.run_ablation` trains and evaluates every mode for the chosen seeds, reusing every
+# - `recipe.run_ablation` trains and evaluates every mode for the chosen seeds, reusing every
 #   finished run, and writes `ablation.md` / `ablation.json`.
 # - Compare orderings with the paper, not values: the data, models and training budget differ.
 #   The paper's claim is that dual KD lifts a one-third-size student above the baseline.

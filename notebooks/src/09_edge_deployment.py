@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dualkd_lib import desed_io, layout, models, train
+from dualkd_lib import desed_io, distill, layout, models, train
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.deploy import benchmark, export, streaming
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.teaching import exercises, setup
 
 # %% tags=["parameters"]
@@ -54,7 +54,7 @@ REPEATS = None  # timed runs per latency; None: 3 in "tiny", 20 otherwise
 SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 CFG = SETUP.config()
 REPEATS = REPEATS or (3 if SETUP.preset == "tiny" else 20)
-ctx = pipeline.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
+ctx = recipe.Context.create(SETUP.preset, data_root=SETUP.data_root, work_dir=SETUP.cache_dir)
 DEPLOY = layout.deploy_dir(SETUP.cache_dir)  # the ONNX files of this notebook
 DEPLOY.mkdir(parents=True, exist_ok=True)
 N_FRAMES = 1 + CFG.features.clip_samples // CFG.features.hop_length  # feature frames of one 10-s clip
@@ -69,9 +69,9 @@ print(f"preset {SETUP.preset!r}: {CFG.features.n_mels} mels x {N_FRAMES} frames 
 # in `tiny`).
 
 # %%
-student_path = pipeline.train_student(ctx, "dual", seed=SEED)
+student_path = recipe.train_student(ctx, "dual", seed=SEED)
 student_own, student_mean, _ = train.load_model_from_checkpoint(student_path, expected_kind="student")
-kept = pipeline.run_metrics(ctx, "student", "dual", SEED)["weights"]  # "student" or "mean", chosen on validation
+kept = recipe.run_metrics(ctx, "student", "dual", SEED)["weights"]  # "student" or "mean", chosen on validation
 student = (student_own if kept == "student" else student_mean).without_embedding_head().eval()
 teacher = ctx.teacher()
 embedding_model = ctx.embedding_model()
@@ -390,11 +390,11 @@ if found:
     print(f"ablation read from {found[-1]}")
 else:
     summary = []
-    done = [m for m in pipeline.STUDENT_MODES if (pipeline.student_run_dir(ctx, m, SEED) / "final.pt").is_file()]
-    modes = pipeline.STUDENT_MODES if SETUP.preset == "tiny" else done  # "course": no long training here
-    summary.append({"name": "teacher (CRNN + embeddings)", **pipeline.run_metrics(ctx, "teacher", "teacher", 0)})
+    done = [m for m in distill.STUDENT_MODES if (recipe.student_run_dir(ctx, m, SEED) / "final.pt").is_file()]
+    modes = distill.STUDENT_MODES if SETUP.preset == "tiny" else done  # "course": no long training here
+    summary.append({"name": "teacher (CRNN + embeddings)", **recipe.run_metrics(ctx, "teacher", "teacher", 0)})
     for mode in modes:
-        summary.append({"name": f"student ({mode})", **pipeline.run_metrics(ctx, "student", mode, SEED)})
+        summary.append({"name": f"student ({mode})", **recipe.run_metrics(ctx, "student", mode, SEED)})
     print(f"no ablation.json under {SETUP.cache_dir}: collected {len(summary)} runs")
 emb_params, emb_macs = models.count_parameters(embedding_model), models.count_macs(embedding_model, shape)
 cost_rows = []

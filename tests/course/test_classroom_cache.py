@@ -12,23 +12,23 @@ import torch
 from conftest import tiny_context
 from dualkd_lib import cli, config
 from dualkd_lib.course import classroom_cache
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.Context, Path]:
+def packed(tmp_path_factory: pytest.TempPathFactory) -> tuple[recipe.Context, Path]:
     ctx = tiny_context(tmp_path_factory, "classroom")
     root = ctx.data_root.parent
-    pipeline.run_metrics(ctx, "student", "supervised", 0)  # the teacher is not needed for this run
+    recipe.run_metrics(ctx, "student", "supervised", 0)  # the teacher is not needed for this run
     archive = classroom_cache.pack("tiny", root / "tiny-cache.tar", data_root=ctx.data_root, work_dir=ctx.work_dir,
                                    progress=False)
     return ctx, archive
 
 
 def test_an_unpacked_cache_is_used_as_it_is_without_training_or_recomputing_features(
-        packed: tuple[pipeline.Context, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        packed: tuple[recipe.Context, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, archive = packed
     manifest = classroom_cache.read_manifest(archive)
     assert manifest["preset"] == "tiny" and manifest["data_fingerprint"] == ctx.data_fingerprint()
@@ -39,16 +39,16 @@ def test_an_unpacked_cache_is_used_as_it_is_without_training_or_recomputing_feat
     def no_training(*args, **kwargs):
         raise AssertionError("an unpacked cache must not train")
 
-    monkeypatch.setattr(pipeline, "train_student", no_training)
+    monkeypatch.setattr(recipe.ablation, "train_student", no_training)
     monkeypatch.setattr("dualkd_lib.features.FeatureCache._compute", no_training)
-    other = pipeline.Context.create("tiny", data_root=tmp_path / "data", work_dir=tmp_path / "work", progress=False)
+    other = recipe.Context.create("tiny", data_root=tmp_path / "data", work_dir=tmp_path / "work", progress=False)
     torch.testing.assert_close(other.split("validation").features, ctx.split("validation").features)
-    metrics = pipeline.run_metrics(other, "student", "supervised", 0)
-    assert metrics["psds1"] == pytest.approx(pipeline.run_metrics(ctx, "student", "supervised", 0)["psds1"])
+    metrics = recipe.run_metrics(other, "student", "supervised", 0)
+    assert metrics["psds1"] == pytest.approx(recipe.run_metrics(ctx, "student", "supervised", 0)["psds1"])
 
 
 def test_a_corrupt_truncated_or_mismatched_archive_is_refused_with_the_reason(
-        packed: tuple[pipeline.Context, Path], tmp_path: Path) -> None:
+        packed: tuple[recipe.Context, Path], tmp_path: Path) -> None:
     _, archive = packed
     blob = bytearray(archive.read_bytes())
     with tarfile.open(archive) as tar:  # flip one byte inside the last member's data
@@ -75,7 +75,7 @@ def test_a_corrupt_truncated_or_mismatched_archive_is_refused_with_the_reason(
         classroom_cache.read_manifest(not_a_cache)
 
 
-def test_unpack_never_overwrites_and_the_cli_reports_errors(packed: tuple[pipeline.Context, Path], tmp_path: Path,
+def test_unpack_never_overwrites_and_the_cli_reports_errors(packed: tuple[recipe.Context, Path], tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     _, archive = packed
     (tmp_path / "work").mkdir()

@@ -273,7 +273,7 @@ def test_run_course_prints_timings_then_the_ablation_table(tmp_path: Path, monke
 
 
 def test_prepare_models_runs_notebook_08s_ablation_once_outside_the_kernel(tmp_path: Path, monkeypatch) -> None:
-    from dualkd_lib.recipe import pipeline
+    from dualkd_lib import recipe
 
     seen = {}
 
@@ -291,8 +291,8 @@ def test_prepare_models_runs_notebook_08s_ablation_once_outside_the_kernel(tmp_p
 
     from dualkd_lib.teaching import learner_runs
 
-    monkeypatch.setattr(pipeline, "Context", FakeContext)
-    monkeypatch.setattr(pipeline, "run_ablation", fake_ablation)
+    monkeypatch.setattr(recipe, "Context", FakeContext)
+    monkeypatch.setattr(recipe, "run_ablation", fake_ablation)
     monkeypatch.setattr(learner_runs, "train_in_parallel", lambda ctx, *, jobs: seen.update(short=(ctx, jobs)))
     monkeypatch.setattr(run, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
     monkeypatch.setattr(run, "default_work_dir", lambda preset: tmp_path / "data" / "cache" / preset)

@@ -20,7 +20,7 @@ import torchaudio.functional as AF
 from scipy import signal
 
 from dualkd_lib import cli, predict
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.features import FeatureConfig, LogMel, Scaler, n_output_frames
 
@@ -29,26 +29,26 @@ RATE = 16_000
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> pipeline.Context:
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> recipe.Context:
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("tiny")
-    context = pipeline.Context.create("tiny", data_root=root / "data", work_dir=root / "work", progress=False)
+    context = recipe.Context.create("tiny", data_root=root / "data", work_dir=root / "work", progress=False)
     context.teacher()  # pre-trains the embedding model first
-    pipeline.train_student(context, "supervised", seed=0)
+    recipe.train_student(context, "supervised", seed=0)
     return context
 
 
 @pytest.fixture(scope="module")
-def student(ctx: pipeline.Context) -> Path:
-    return pipeline.student_run_dir(ctx, "supervised", 0) / "final.pt"
+def student(ctx: recipe.Context) -> Path:
+    return recipe.student_run_dir(ctx, "supervised", 0) / "final.pt"
 
 
 @pytest.fixture(scope="module")
-def embedding_ckpt(ctx: pipeline.Context) -> Path:
+def embedding_ckpt(ctx: recipe.Context) -> Path:
     return ctx.work_dir / "embedding" / "final.pt"
 
 
-def _teacher_copy(ctx: pipeline.Context, folder: Path, key: str | None, *, where: str = "top") -> Path:
+def _teacher_copy(ctx: recipe.Context, folder: Path, key: str | None, *, where: str = "top") -> Path:
     """The tiny teacher (final.pt + inference.pt) copied to ``folder``, with ``embedding_model_path`` set to
     ``key`` (at the top level or in ``extra``) or removed (``key=None``; also from the bundle)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -387,7 +387,7 @@ def test_a_one_hour_file_runs_in_windows_and_stays_within_its_duration(student: 
 
 # --------------------------------------------------------------------------- teacher and student
 def test_teacher_with_its_embedding_model_recorded_in_the_checkpoint(
-    ctx: pipeline.Context, student: Path, embedding_ckpt: Path, tmp_path: Path
+    ctx: recipe.Context, student: Path, embedding_ckpt: Path, tmp_path: Path
 ) -> None:
     wav = tmp_path / "a.wav"
     sf.write(wav, _noise(12.0, 44_100), 44_100)
@@ -411,7 +411,7 @@ def test_teacher_with_its_embedding_model_recorded_in_the_checkpoint(
 
 
 def test_teacher_with_embedding_model_given_on_the_command_line(
-    ctx: pipeline.Context, embedding_ckpt: Path, student: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    ctx: recipe.Context, embedding_ckpt: Path, student: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     wav = tmp_path / "a.wav"
     sf.write(wav, _noise(5.0), RATE)
@@ -433,7 +433,7 @@ def test_teacher_with_embedding_model_given_on_the_command_line(
 
 
 def test_teacher_without_an_embedding_model_says_what_is_missing(
-    ctx: pipeline.Context, embedding_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    ctx: recipe.Context, embedding_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     wav = tmp_path / "a.wav"
     sf.write(wav, _noise(3.0), RATE)
@@ -454,7 +454,7 @@ def test_teacher_without_an_embedding_model_says_what_is_missing(
 
 
 def test_scores_for_student_and_teacher_and_the_old_option_name(
-    ctx: pipeline.Context, student: Path, embedding_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    ctx: recipe.Context, student: Path, embedding_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -480,6 +480,6 @@ def test_scores_for_student_and_teacher_and_the_old_option_name(
     assert "--scores " in help_text and "--strict" in help_text and "--scores-out" not in help_text
 
 
-def test_teacher_trained_by_the_pipeline_records_its_embedding_model(ctx: pipeline.Context) -> None:
+def test_teacher_trained_by_the_pipeline_records_its_embedding_model(ctx: recipe.Context) -> None:
     recorded = predict.embedding_model_path(ctx.teacher_path())
     assert recorded is not None and recorded.resolve() == (ctx.work_dir / "embedding" / "final.pt").resolve()

@@ -4,7 +4,7 @@ The tree is what a user with real DESED has: the DCASE 2023 recipe's 44.1 kHz
 folders, TSVs that list clips the download missed, a corrupt WAV, and BEATs
 embeddings in the recipe's HDF5 files. From there, as the user would:
 ``prepare_desed`` (16 kHz copies, missing and corrupt clips counted) ->
-``pipeline.Context`` for the ``desed`` preset (BEATs read through
+``recipe.Context`` for the ``desed`` preset (BEATs read through
 ``$DUALKD_BEATS_DIR``) -> teacher -> ``dual`` student (teacher outputs + EEFD on
 the BEATs embeddings) -> PSDS1 / PSDS2 / F1; once through the Python API and
 once through the ``dualkd`` command line.
@@ -32,7 +32,8 @@ import soundfile as sf
 import torch
 
 from dualkd_lib import cli, config, desed_io, desed_real
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
+from dualkd_lib.distill import STUDENT_MODES
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.layout import SPLITS, split_paths
 from dualkd_lib.models import align_embeddings
@@ -114,13 +115,13 @@ def api_run(desed_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     work = tmp_path_factory.mktemp("desed_work")
     beats = tmp_path_factory.mktemp("beats")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pipeline, "pretrain_embedding_model", _no_stand_in)
+        mp.setattr(recipe.runs, "pretrain_embedding_model", _no_stand_in)
         mp.setenv("DUALKD_BEATS_DIR", str(beats))
         report = desed_real.prepare_desed(desed_source, progress=False)
         frames = _write_beats(desed_source, beats)
-        ctx = pipeline.Context.create(FEW_STEPS_DESED, data_root=desed_source, work_dir=work, progress=False)
-        teacher_path = pipeline.train_teacher(ctx)
-        student_path = pipeline.train_student(ctx, "dual")
+        ctx = recipe.Context.create(FEW_STEPS_DESED, data_root=desed_source, work_dir=work, progress=False)
+        teacher_path = recipe.train_teacher(ctx)
+        student_path = recipe.train_student(ctx, "dual")
         yield SimpleNamespace(root=desed_source, report=report, frames=frames, ctx=ctx, beats=beats,
                               teacher_path=teacher_path, student_path=student_path)
 
@@ -175,16 +176,16 @@ def test_teacher_and_dual_student_train_a_few_steps(api_run) -> None:
 
 def test_student_and_teacher_evaluate(api_run) -> None:
     ctx = api_run.ctx
-    student = pipeline.run_metrics(ctx, "student", "dual", 0)
+    student = recipe.run_metrics(ctx, "student", "dual", 0)
     assert student["split"] == "evaluation" and _in_unit_interval(student)
     assert student["params"] * 3 <= sum(p.numel() for p in ctx.teacher().parameters())
     # the teacher on the DCASE 2023 dev-test set (our validation split, devtest.hdf5)
-    teacher = pipeline.evaluate_model(ctx, ctx.teacher(), "validation", needs_embeddings=True)
+    teacher = recipe.evaluate_model(ctx, ctx.teacher(), "validation", needs_embeddings=True)
     assert _in_unit_interval(teacher)
 
 
 def test_teacher_metrics_on_the_public_evaluation_set(api_run) -> None:
-    teacher = pipeline.run_metrics(api_run.ctx, "teacher", "teacher", 0)
+    teacher = recipe.run_metrics(api_run.ctx, "teacher", "teacher", 0)
     assert teacher["split"] == "evaluation" and _in_unit_interval(teacher)
 
 
@@ -216,7 +217,7 @@ def cli_run(desed_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     runs: dict[str, tuple[int, str]] = {}
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(config.PRESETS, "desed", FEW_STEPS_DESED)
-        mp.setattr(pipeline, "pretrain_embedding_model", _no_stand_in)
+        mp.setattr(recipe.runs, "pretrain_embedding_model", _no_stand_in)
         mp.setenv("DUALKD_BEATS_DIR", str(beats))
         runs["prepare"] = _dualkd("prepare-desed", desed_source, "--out", data)
         _write_beats(data, beats)
@@ -256,5 +257,5 @@ def test_cli_ablation_on_desed(cli_run) -> None:
     assert rc == 0, output
     table = json.loads((cli_run.base / "ablation" / "ablation.json").read_text())
     assert [r["name"] for r in table["runs"]][:2] == ["teacher (CRNN + embeddings)", "teacher CRNN without embeddings"]
-    assert len(table["runs"]) == 2 + len(pipeline.STUDENT_MODES)  # real DESED: no stand-in, so no linear probe
+    assert len(table["runs"]) == 2 + len(STUDENT_MODES)  # real DESED: no stand-in, so no linear probe
     assert all(_in_unit_interval(r) for r in table["runs"])

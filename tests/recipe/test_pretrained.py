@@ -9,16 +9,17 @@ import pytest
 import torch
 
 from conftest import tiny_context
-from dualkd_lib.recipe import pipeline, pretrained
+from dualkd_lib import recipe
+from dualkd_lib.recipe import pretrained
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[pipeline.Context, Path]:
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[recipe.Context, Path]:
     ctx = tiny_context(tmp_path_factory, "pretrain")
     root = ctx.data_root.parent
-    manifest = pipeline.pretrain(ctx, root / "bundles" / "tiny", command="dualkd pretrain --preset tiny")
+    manifest = recipe.pretrain(ctx, root / "bundles" / "tiny", command="dualkd pretrain --preset tiny")
     return ctx, manifest.parent.parent
 
 
@@ -32,13 +33,13 @@ def test_bundle_has_checksummed_files_configs_and_scores(bundle) -> None:
     assert {"teacher", "linear_probe"} <= set(manifest["scores"]) and "library_version" in manifest
     assert pretrained.check_bundle(ctx.preset, root) == []
     with pytest.raises(FileExistsError, match="--overwrite"):
-        pipeline.pretrain(ctx, root / "tiny")
+        recipe.pretrain(ctx, root / "tiny")
 
 
 def test_a_fitting_bundle_is_installed_instead_of_training(bundle, tmp_path: Path, monkeypatch) -> None:
     ctx, root = bundle
     monkeypatch.setenv(pretrained.ENV_VAR, str(root))
-    fresh = pipeline.Context.create("tiny", data_root=ctx.data_root, work_dir=tmp_path / "w", progress=False)
+    fresh = recipe.Context.create("tiny", data_root=ctx.data_root, work_dir=tmp_path / "w", progress=False)
     fresh.teacher(0)
     assert pretrained.is_shipped(fresh.teacher_path(0).parent)
     assert pretrained.sha256(fresh.teacher_path(0)) == pretrained.sha256(root / "tiny" / "teacher.pt")
@@ -60,7 +61,7 @@ def test_a_corrupt_or_stale_bundle_is_refused_with_the_reason(bundle, tmp_path: 
     (copy / "teacher.pt").write_bytes(bytes(data))
     problems = pretrained.check_bundle(ctx.preset, copy.parent)
     assert any("teacher.pt does not match its sha256" in p for p in problems)
-    other = pipeline.Context(ctx.preset, ctx.data_root, tmp_path / "w", progress=False)
+    other = recipe.Context(ctx.preset, ctx.data_root, tmp_path / "w", progress=False)
     assert not pretrained.install(other, copy.parent)
     assert "is not used" in caplog.text and not (tmp_path / "w" / "runs").exists()
     stale = dataclasses.replace(ctx.preset, teacher=dataclasses.replace(ctx.preset.teacher, rnn_hidden=40))

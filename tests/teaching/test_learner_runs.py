@@ -6,16 +6,16 @@ import pytest
 from conftest import tiny_context
 import torch
 
-from dualkd_lib.recipe import pipeline
+from dualkd_lib import recipe
 from dualkd_lib.teaching import learner_runs, plots_distill
 
 
 @pytest.fixture(scope="module")
-def ctx(tmp_path_factory: pytest.TempPathFactory) -> pipeline.Context:
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> recipe.Context:
     return tiny_context(tmp_path_factory, "learner")
 
 
-def test_a_short_run_trains_once_then_loads_and_each_setting_has_its_own_folder(ctx: pipeline.Context) -> None:
+def test_a_short_run_trains_once_then_loads_and_each_setting_has_its_own_folder(ctx: recipe.Context) -> None:
     first = learner_runs.short_run(ctx, "kd", steps=4, w_kd=4.0)
     assert first.steps == 4 and len(first.history) == 4 and first.changes == {"w_kd": 4.0}
     assert first.name == "w_kd=4.0" and first.weights in ("student", "mean")
@@ -29,10 +29,10 @@ def test_a_short_run_trains_once_then_loads_and_each_setting_has_its_own_folder(
     other = learner_runs.short_run(ctx, "kd", steps=4, w_kd=0.25, name="gentle")
     assert other.path != first.path and other.name == "gentle"
     assert first.final("kd_student") != other.final("kd_student")  # the weight changed the training
-    assert not (pipeline.student_run_dir(ctx, "kd", 0) / "final.pt").exists()  # the course's run untouched
+    assert not (recipe.student_run_dir(ctx, "kd", 0) / "final.pt").exists()  # the course's run untouched
 
 
-def test_short_run_defaults_to_the_presets_steps_and_scores_eefd_embeddings(ctx: pipeline.Context) -> None:
+def test_short_run_defaults_to_the_presets_steps_and_scores_eefd_embeddings(ctx: recipe.Context) -> None:
     run = learner_runs.short_run(ctx, "eefd", eefd_kind="cosine")
     assert run.steps == learner_runs.SHORT_RUN_STEPS["tiny"] and "emb" in run.history[0]
     cosine = learner_runs.embedding_cosine(ctx, run)
@@ -49,13 +49,13 @@ def test_short_run_defaults_to_the_presets_steps_and_scores_eefd_embeddings(ctx:
         learner_runs.runs_table([run, run])
 
 
-def test_a_short_run_continues_the_kept_supervised_weights_unless_told_otherwise(ctx: pipeline.Context) -> None:
+def test_a_short_run_continues_the_kept_supervised_weights_unless_told_otherwise(ctx: recipe.Context) -> None:
     from dualkd_lib.train import load_model_from_checkpoint
 
     still = learner_runs.short_run(ctx, "supervised", steps=1, lr=1e-12)  # the one step barely moves them
     assert still.start == "supervised"
-    own, mean, _ = load_model_from_checkpoint(pipeline.train_student(ctx, "supervised", seed=0), expected_kind="student")
-    kept = mean if pipeline.run_metrics(ctx, "student", "supervised", 0)["weights"] == "mean" else own
+    own, mean, _ = load_model_from_checkpoint(recipe.train_student(ctx, "supervised", seed=0), expected_kind="student")
+    kept = mean if recipe.run_metrics(ctx, "student", "supervised", 0)["weights"] == "mean" else own
     trained, _, _ = load_model_from_checkpoint(still.path, expected_kind="student")
     for (name, a), b in zip(trained.named_parameters(), kept.parameters()):
         assert torch.allclose(a, b, atol=1e-8), name
@@ -71,7 +71,7 @@ def test_a_short_run_continues_the_kept_supervised_weights_unless_told_otherwise
     ({"eefd_kind": "cosinus"}, r"eefd_kind='cosinus' is not valid"),
     ({"steps": 0}, r"at least 1"),
 ])
-def test_short_run_refuses_bad_settings_with_the_reason(ctx: pipeline.Context, kwargs: dict, match: str) -> None:
+def test_short_run_refuses_bad_settings_with_the_reason(ctx: recipe.Context, kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         learner_runs.short_run(ctx, "eefd", **kwargs)
     with pytest.raises(ValueError, match="Unknown student mode"):
@@ -119,7 +119,7 @@ def test_the_notebooks_experiments_ask_for_the_runs_dualkd_course_prepares() -> 
     assert assigned(nb08, "SHORT_STEPS") is None  # the preset's steps, as prepared
 
 
-def test_train_in_parallel_makes_the_runs_that_short_run_then_loads(ctx: pipeline.Context) -> None:
+def test_train_in_parallel_makes_the_runs_that_short_run_then_loads(ctx: recipe.Context) -> None:
     runs = [("kd", {"w_kd": 2.0}), ("eefd", {"eefd_kind": "mse+cosine"})]
     learner_runs.train_in_parallel(ctx, runs, jobs=2)
     for mode, changes in runs:

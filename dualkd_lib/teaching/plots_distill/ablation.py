@@ -61,7 +61,7 @@ def plot_mode_bars(
     """One panel per metric: a bar per model (mean over seeds) with ±1 std error bars.
 
     ``summary``: rows with ``name``, each metric and ``<metric>_std`` (the ``models``
-    list of ``ablation.json``, :func:`dualkd_lib.recipe.pipeline.summarise`). ``paper=True``
+    list of ``ablation.json``, :func:`dualkd_lib.recipe.ablation.summarise`). ``paper=True``
     draws the paper's baseline and DualKD values (:data:`PAPER_RESULTS`, real DESED) as
     dashed lines, for orientation only. Taught in notebook 08.
     """
