@@ -59,14 +59,13 @@ def record(out: Path, course: bool) -> None:
     import importlib
 
     # the experiment's module by the names it had: dualkd_lib.recipe (now), recipe.pipeline (the first part of
-    # #12's move), dualkd_lib.pipeline (3b79699 and older)
-    for name in ("dualkd_lib.recipe", "dualkd_lib.recipe.pipeline", "dualkd_lib.pipeline"):
-        try:
-            pipeline = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(pipeline, "Context"):
-            break
+    # #12's move), dualkd_lib.pipeline (3b79699 and older); told apart by the files of the checkout imported
+    import dualkd_lib
+
+    package = Path(dualkd_lib.__file__).parent
+    name = ("dualkd_lib.recipe" if (package / "recipe" / "context.py").is_file() else
+            "dualkd_lib.recipe.pipeline" if (package / "recipe" / "pipeline.py").is_file() else "dualkd_lib.pipeline")
+    pipeline = importlib.import_module(name)
 
     torch.set_num_threads(1)
     start = time.time()

@@ -222,3 +222,30 @@ def test_every_dualkd_import_and_module_attribute_resolves() -> None:
                 if not hasattr(module, node.attr) and resolve(f"{module.__name__}.{node.attr}") is None:
                     missing.append(f"{path.relative_to(repo)}:{node.lineno}: {node.value.id}.{node.attr}")
     assert missing == []
+
+
+#: Test files about the project as a whole, not about one module.
+WHOLE_PROJECT_TESTS = {
+    "test_architecture.py": "the layering rule and the tree itself",
+    "test_environment.py": "the lock, pyproject.toml, environment.yml and the Makefile",
+    "course/test_notebooks.py": "the notebooks run top to bottom",
+    "course/test_browser.py": "the notebooks in JupyterLab in a real browser",
+    "course/test_instructor_guide.py": "docs/INSTRUCTOR.md against the notebooks and the records",
+    "recipe/test_desed_end_to_end.py": "the real-DESED path through every part, on a fake DESED folder",
+}
+
+
+def test_the_tests_mirror_the_package_one_file_per_module() -> None:
+    """``tests/<path>/test_<name>.py`` holds the tests of ``dualkd_lib/<path>/<name>.py``."""
+    tests = PACKAGE.parent / "tests"
+    orphans = []
+    for path in sorted(tests.rglob("test_*.py")):
+        rel = path.relative_to(tests)
+        if rel.as_posix() in WHOLE_PROJECT_TESTS:
+            continue
+        module = PACKAGE / rel.parent / (rel.name.removeprefix("test_"))
+        if not module.is_file():
+            orphans.append(f"{rel.as_posix()}: no dualkd_lib/{rel.parent.as_posix() + '/' if rel.parent.parts else ''}"
+                           f"{module.name}")
+    assert orphans == []
+    assert all((tests / name).is_file() for name in WHOLE_PROJECT_TESTS)

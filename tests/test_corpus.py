@@ -1,25 +1,17 @@
-"""The embedding model's corpus: a broader taxonomy, clip labels only, both recording domains."""
+"""Tests of dualkd_lib/corpus.py: the embedding model's corpus: a broader taxonomy, clip labels only, both
+recording domains."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dualkd_lib import corpus, other_sounds
-from dualkd_lib.constants import CLASSES, SAMPLE_RATE
+from dualkd_lib import corpus
+from dualkd_lib.constants import CLASSES
 
 
 def test_taxonomy_is_broader_than_the_course_classes() -> None:
     assert corpus.TAXONOMY[: len(CLASSES)] == tuple(CLASSES)
     assert len(corpus.TAXONOMY) > len(CLASSES) and len(set(corpus.TAXONOMY)) == len(corpus.TAXONOMY)
-
-
-@pytest.mark.parametrize("label", other_sounds.OTHER_CLASSES)
-def test_every_other_sound_is_finite_and_audible(label: str) -> None:
-    x = other_sounds.synthesize_other(label, 2 * SAMPLE_RATE, np.random.default_rng(0))
-    assert x.shape == (2 * SAMPLE_RATE,) and x.dtype == np.float32 and np.isfinite(x).all()
-    assert 0.5 <= np.max(np.abs(x)) <= 1.0 + 1e-6
-    with pytest.raises(ValueError, match="Unknown"):
-        other_sounds.synthesize_other("Dragon", 100, np.random.default_rng(0))
 
 
 def test_corpus_has_clip_labels_only_and_is_reproducible() -> None:

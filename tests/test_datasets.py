@@ -1,13 +1,14 @@
-"""Tests of dualkd_lib.datasets: SEDDataset items, MixedBatchSampler, build_train_loader."""
+"""Tests of dualkd_lib/datasets.py: SEDDataset items, MixedBatchSampler, build_train_loader, mixup."""
 from __future__ import annotations
 
 import collections
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import ConcatDataset, TensorDataset
 
-from dualkd_lib.datasets import MixedBatchSampler, SEDDataset, build_train_loader, collate_batch
+from dualkd_lib.datasets import MixedBatchSampler, SEDDataset, build_train_loader, collate_batch, mixup_batch
 
 N_MELS, FRAMES, OUT, C = 8, 20, 5, 10
 
@@ -222,3 +223,28 @@ def test_collate_batch():
     s, _, _ = make_parts()
     batch = collate_batch([s[0], s[1]])
     assert batch["strong"].shape == (2, C, OUT) and batch["index"].tolist() == [0, 1]
+
+
+# ---------------------------------------------------------------------------
+# mixup_batch
+# ---------------------------------------------------------------------------
+def test_mixup_mixes_within_groups() -> None:
+    g = torch.Generator().manual_seed(0)
+    batch = {
+        "features": torch.randn(6, 2, 4, generator=g),
+        "strong": torch.cat([torch.ones(2, 10, 3), torch.zeros(4, 10, 3)]),
+        "weak": torch.cat([torch.ones(4, 10), torch.zeros(2, 10)]),
+        "has_strong": torch.tensor([1, 1, 0, 0, 0, 0]).bool(),
+        "has_weak": torch.tensor([1, 1, 1, 1, 0, 0]).bool(),
+        "teacher_weak": torch.arange(6.0)[:, None].expand(6, 10),
+        "index": torch.arange(6),
+    }
+    rng = np.random.default_rng(3)
+    mixed = mixup_batch(batch, rng, prob=1.0, beta=0.2)
+    torch.testing.assert_close(mixed["strong"], batch["strong"])  # strong rows only mix with strong rows
+    torch.testing.assert_close(mixed["weak"], batch["weak"])
+    tw = mixed["teacher_weak"][:, 0]
+    assert (tw[:2] <= 1).all() and ((tw[2:4] >= 2) & (tw[2:4] <= 3)).all() and (tw[4:] >= 4).all()
+    assert mixed["index"] is batch["index"]
+    same = mixup_batch(batch, np.random.default_rng(3), prob=0.0, beta=0.2)
+    assert same["features"] is batch["features"]

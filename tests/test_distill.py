@@ -1,4 +1,4 @@
-"""Tests of dualkd_lib.distill: EMA, ramp-up, losses, TAKD and EEFD gradients."""
+"""Tests of dualkd_lib/distill.py: EMA, ramp-up, losses, TAKD and EEFD gradients, the total loss."""
 from __future__ import annotations
 
 import copy
@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dualkd_lib import distill, models
+from dualkd_lib import distill, models, train
+from dualkd_lib.deploy.benchmark.measure import torch_threads
+from dualkd_lib.distill import total_loss
 from dualkd_lib.models import SEDOutput
 
 # A small student: 16 mels, 3 conv blocks (16 -> 8 -> 4 -> 2 frequency bins), 8-d embedding head.
@@ -51,10 +53,8 @@ def _out(strong: torch.Tensor, weak: torch.Tensor, emb: torch.Tensor | None = No
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     """Tiny tensors: one intra-op thread is faster and keeps CI's two cores free."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 # -------------------------------------------------------------------- EMA
 def test_ema_alpha_warm_start() -> None:
@@ -295,3 +295,35 @@ def test_consistency_gives_no_gradient_to_mean_model() -> None:
     loss.backward()
     assert all(p.grad is None for p in mean.parameters())
     assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in model.parameters())
+
+
+# -------------------------------------------------------------------- the total loss
+SMALL = models.CRNNConfig(
+    n_mels=16, channels=(4, 4, 4), pooling=((2, 2), (2, 2), (1, 2)), rnn_hidden=6, rnn_layers=1, dropout=0.0
+)
+
+
+@pytest.mark.parametrize("mode", ["supervised", "kd", "takd", "eefd", "dual"])
+def test_total_loss_equals_training_step(mode: str) -> None:
+    cfg_model = models.CRNNConfig(**{**SMALL.__dict__, "activation": "cg", "se": True, "tfwse": True,
+                                     "embedding_distill_dim": 5})
+    model = models.SECRNN(cfg_model, seed=0)
+    mean = copy.deepcopy(model).eval()
+    b, t = 4, 12
+    gen = torch.Generator().manual_seed(1)
+    batch = {
+        "features": torch.randn(b, 16, 4 * t, generator=gen),
+        "strong": (torch.rand(b, 10, t, generator=gen) > 0.7).float(),
+        "weak": (torch.rand(b, 10, generator=gen) > 0.5).float(),
+        "has_strong": torch.tensor([True, True, False, False]),
+        "has_weak": torch.tensor([True, True, True, False]),
+        "embeddings": torch.randn(b, 5, t, generator=gen),
+        "teacher_strong": torch.rand(b, 10, t, generator=gen),
+        "teacher_weak": torch.rand(b, 10, generator=gen),
+    }
+    cfg = train.TrainConfig(mode=mode, max_steps=10, cons_rampup_steps=10, w_kd=0.7, w_emb=1.3)
+    step = 3
+    torch.manual_seed(0)
+    loss, terms = train.training_step(model, mean, batch, cfg, step)
+    w_cons = cfg.cons_max * distill.sigmoid_rampup(step, cfg.cons_rampup_steps)
+    assert torch.allclose(total_loss(terms, mode, w_cons, cfg.w_kd, cfg.w_emb), loss, atol=1e-6)

@@ -40,8 +40,9 @@ divided by ``max_efpr``.
 Conventions: the evaluation set is the set of files in the durations table;
 files are matched by their *audio id*, the file name without its extension
 (``Y00pK0GMmE9s_70.000_80.000.wav`` -> ``Y00pK0GMmE9s_70.000_80.000``), as in
-``sed_scores_eval``. Ground-truth rows with an empty label (clips without
-events, as in the real DESED validation TSV) are accepted and mean "no event".
+``sed_scores_eval``. Event tables are read by :mod:`dualkd_lib.desed_io`, with the rules of the
+data loaders: a row with onset, offset and label all empty (a clip without events, as in the
+real DESED validation TSV) means "no event".
 
 Taught in notebook 04.
 

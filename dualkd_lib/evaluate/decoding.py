@@ -140,6 +140,16 @@ def audio_id(filename: str) -> str:
     return name[: -len(Path(name).suffix)] if Path(name).suffix.lower() in _AUDIO_EXTENSIONS else name
 
 
+def _check_score_shape(x: np.ndarray, filenames: Sequence[str], classes: Sequence[str]) -> None:
+    """``x`` must be ``[n_files, classes, frames]``, one score matrix per file name, one row per class."""
+    if x.ndim != 3:
+        raise ValueError(f"scores must be [n_files, classes, frames]; got shape {tuple(x.shape)}.")
+    if len(filenames) != x.shape[0]:
+        raise ValueError(f"Got {len(filenames)} filenames for {x.shape[0]} score matrices; pass one per clip.")
+    if len(classes) != x.shape[1]:
+        raise ValueError(f"scores have {x.shape[1]} class rows but {len(classes)} classes were given.")
+
+
 def decode_detections(
     scores: Array,
     filenames: Sequence[str],
@@ -175,12 +185,7 @@ def decode_detections(
     x = _to_numpy(scores)
     if classes is None:
         classes = tuple(getattr(encoder_or_frame_seconds, "classes", CLASSES))
-    if x.ndim != 3:
-        raise ValueError(f"scores must be [n_files, classes, frames]; got shape {tuple(x.shape)}.")
-    if len(filenames) != x.shape[0]:
-        raise ValueError(f"Got {len(filenames)} filenames for {x.shape[0]} score matrices; pass one per clip.")
-    if len(classes) != x.shape[1]:
-        raise ValueError(f"scores have {x.shape[1]} class rows but {len(classes)} classes were given.")
+    _check_score_shape(x, filenames, classes)
     frame_seconds, encoder_clip = _frame_seconds_of(encoder_or_frame_seconds)
     if clip_seconds is None:
         clip_seconds = encoder_clip if encoder_clip is not None else CLIP_SECONDS
@@ -233,12 +238,7 @@ def scores_to_dataframes(
     Taught in notebook 04.
     """
     x = _to_numpy(scores).astype(np.float64)
-    if x.ndim != 3:
-        raise ValueError(f"scores must be [n_files, classes, frames]; got shape {tuple(x.shape)}.")
-    if len(filenames) != x.shape[0]:
-        raise ValueError(f"Got {len(filenames)} filenames for {x.shape[0]} score matrices; pass one per clip.")
-    if len(classes) != x.shape[1]:
-        raise ValueError(f"scores have {x.shape[1]} class rows but {len(classes)} classes were given.")
+    _check_score_shape(x, filenames, classes)
     if not frame_seconds > 0:
         raise ValueError(f"frame_seconds={frame_seconds!r} must be > 0.")
     if clip_seconds is None or isinstance(clip_seconds, (int, float)):

@@ -20,17 +20,8 @@ with warnings.catch_warnings():  # dcase_util (imported by sed_scores_eval) impo
 from tqdm.auto import tqdm
 
 from dualkd_lib.constants import CLASSES
-from dualkd_lib.evaluate.scenarios import (
-    DurationsLike,
-    EventsLike,
-    PSDS1,
-    PSDS2,
-    PSDSScenario,
-    PathLike,
-    SECONDS_PER_HOUR,
-    ScoresLike,
-    _check_scenario,
-)
+from dualkd_lib.evaluate.scenarios import DurationsLike, EventsLike, PathLike, ScoresLike  # input types
+from dualkd_lib.evaluate.scenarios import PSDS1, PSDS2, SECONDS_PER_HOUR, PSDSScenario, _check_scenario
 from dualkd_lib.evaluate.decoding import audio_id, read_scores_dir
 from dualkd_lib.evaluate.tables import (
     _check_events,
@@ -282,8 +273,8 @@ def psds(
             "score every clip, pass durations of the scored clips only, or, if their audio is missing (common "
             "with DESED), evaluate only the clips on disk (dualkd evaluate --audio-dir AUDIO_DIR)."
         )
-    gt = _read_events(ground_truth, "Ground truth")
-    _check_events(gt, "Ground truth", classes, dur, allow_touching=False)
+    gt = _read_events(ground_truth, "Ground truth", classes)
+    _check_events(gt, "Ground truth", dur, allow_touching=False)
     _check_every_class_has_ground_truth(gt, classes)
     gt_dict: dict[str, list[tuple[float, float, str]]] = {key: [] for key in scores}
     for row in gt.itertuples(index=False):
@@ -429,14 +420,14 @@ def psds_from_operating_points(
     scenario = PSDSScenario(dtc, gtc, cttc, alpha_ct, alpha_st, max_efpr)
     ops = _read_operating_points(detections)
     dur = _read_durations(durations)
-    gt = _read_events(ground_truth, "Ground truth")
-    _check_events(gt, "Ground truth", classes, dur)
+    gt = _read_events(ground_truth, "Ground truth", classes)
+    _check_events(gt, "Ground truth", dur)
     _check_every_class_has_ground_truth(gt, classes)
 
     tprs, efprs = [], []
     for threshold, table in tqdm(ops.items(), desc="operating points", leave=False, disable=len(ops) < 5):
-        det = _read_events(table, f"Detections at threshold {threshold}")
-        _check_events(det, f"Detections at threshold {threshold}", classes, dur)
+        det = _read_events(table, f"Detections at threshold {threshold}", classes)
+        _check_events(det, f"Detections at threshold {threshold}", dur)
         counts = _count(det, gt, dur, classes, dtc, gtc, cttc if alpha_ct > 0 else None)
         tpr, efpr = counts.rates(alpha_ct)
         tprs.append(tpr)

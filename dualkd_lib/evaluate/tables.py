@@ -5,14 +5,13 @@ Taught in notebook 04.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dualkd_lib.desed_io import read_tsv_frame
+from dualkd_lib import desed_io
 from dualkd_lib.evaluate.scenarios import DurationsLike, EventsLike, PathLike, _EVENT_COLUMNS
 from dualkd_lib.evaluate.decoding import audio_id
 
@@ -27,70 +26,57 @@ def _read_table(obj: pd.DataFrame | PathLike, what: str) -> pd.DataFrame:
         path = Path(obj)
         if not path.is_file():
             raise FileNotFoundError(f"{what} file {path} does not exist.")
-        return read_tsv_frame(path)
+        return desed_io.read_tsv_frame(path)
     raise ValueError(f"{what} must be a pandas DataFrame or a TSV path, got {type(obj).__name__}.")
 
 
 def _read_durations(durations: DurationsLike) -> dict[str, float]:
-    """-> ``{audio_id: seconds}``; every duration must be a positive number."""
+    """-> ``{audio_id: seconds}``, read by :func:`dualkd_lib.desed_io.read_durations_tsv` (one row per
+    file, every duration a positive number); two names of one audio id must agree."""
     if isinstance(durations, Mapping):
-        table = pd.DataFrame({"filename": list(durations.keys()), "duration": list(durations.values())})
-    else:
-        table = _read_table(durations, "Durations")
-    missing = {"filename", "duration"} - set(table.columns)
-    if missing:
-        raise ValueError(f"Durations table lacks columns {sorted(missing)}; expected 'filename' and 'duration'.")
+        durations = pd.DataFrame({"filename": list(durations.keys()), "duration": list(durations.values())})
+    table = _with_context("Durations", desed_io.read_durations_tsv, durations)
     out: dict[str, float] = {}
     for name, seconds in zip(table["filename"], table["duration"]):
-        seconds = float(seconds)
-        if not (math.isfinite(seconds) and seconds > 0):
-            raise ValueError(f"Duration {seconds!r} of file {name!r} must be a positive number of seconds.")
         key = audio_id(name)
         if key in out and out[key] != seconds:
             raise ValueError(f"File {name!r} has two different durations ({out[key]} and {seconds}).")
-        out[key] = seconds
+        out[key] = float(seconds)
     if not out:
         raise ValueError("The durations table is empty; it must list every file of the evaluation set.")
     return out
 
 
-def _read_events(obj: EventsLike, what: str) -> pd.DataFrame:
-    """Event table -> DataFrame ``audio_id, onset, offset, event_label`` without empty rows.
+def _with_context(what: str, reader, *args, **kwargs) -> pd.DataFrame:  # noqa: ANN001
+    """``reader(*args, **kwargs)``, its ``ValueError`` prefixed with what was being read."""
+    try:
+        return reader(*args, **kwargs)
+    except ValueError as error:
+        raise ValueError(f"{what}: {error}") from None
 
-    Accepts a DataFrame or TSV path with columns ``filename onset offset
-    event_label`` (any order), or a ``sed_scores_eval`` dict ``{audio_id:
-    [(onset, offset, label), ...]}``. Rows with an empty label (clips without
-    events) are dropped.
+
+def _read_events(obj: EventsLike, what: str, classes: Sequence[str]) -> pd.DataFrame:
+    """Event table -> DataFrame ``audio_id, onset, offset, event_label`` of the events, sorted.
+
+    Accepts a DataFrame or TSV path with columns ``filename onset offset event_label`` (any
+    order), or a ``sed_scores_eval`` dict ``{audio_id: [(onset, offset, label), ...]}``. All
+    are read by :mod:`dualkd_lib.desed_io` with its rules (known labels, numeric times, onset
+    >= 0, offset >= onset; rows with onset, offset and label all empty are clips without
+    events, as in the real DESED validation TSV); zero-length events are dropped.
     """
     if isinstance(obj, Mapping):
         rows = [(key, ev[0], ev[1], ev[2]) for key, events in obj.items() for ev in events]
-        table = pd.DataFrame(rows, columns=list(_EVENT_COLUMNS))
-    else:
-        table = _read_table(obj, what)
-    missing = set(_EVENT_COLUMNS) - set(table.columns)
-    if missing:
-        raise ValueError(
-            f"{what} table lacks columns {sorted(missing)}; expected {list(_EVENT_COLUMNS)} (any order)."
-        )
-    table = table[table["event_label"].notna() & (table["event_label"].astype(str) != "")]
+        obj = pd.DataFrame(rows, columns=list(_EVENT_COLUMNS))
+    reader = desed_io.read_detections_tsv if what.startswith("Detections") else desed_io.read_strong_tsv
+    table = _with_context(what, reader, obj, classes=classes)
     out = pd.DataFrame(
         {
             "audio_id": [audio_id(f) for f in table["filename"]],
-            "onset": pd.to_numeric(table["onset"], errors="coerce").to_numpy(dtype=np.float64),
-            "offset": pd.to_numeric(table["offset"], errors="coerce").to_numpy(dtype=np.float64),
+            "onset": table["onset"].to_numpy(dtype=np.float64),
+            "offset": table["offset"].to_numpy(dtype=np.float64),
             "event_label": table["event_label"].astype(str).to_numpy(),
         }
     )
-    bad = ~np.isfinite(out["onset"]) | ~np.isfinite(out["offset"])
-    if bad.any():
-        row = out[bad].iloc[0]
-        raise ValueError(f"{what}: event {row.event_label!r} in {row.audio_id!r} has a missing or non-numeric time.")
-    backwards = out["offset"] < out["onset"]
-    if backwards.any():
-        row = out[backwards].iloc[0]
-        raise ValueError(
-            f"{what}: event {row.event_label!r} in {row.audio_id!r} has offset {row.offset} before onset {row.onset}."
-        )
     zero = out["offset"] == out["onset"]
     if zero.any():
         log.info("%s: dropping %d zero-length events.", what, int(zero.sum()))
@@ -101,21 +87,15 @@ def _read_events(obj: EventsLike, what: str) -> pd.DataFrame:
 def _check_events(
     events: pd.DataFrame,
     what: str,
-    classes: Sequence[str],
     durations: Mapping[str, float],
     *,
     allow_touching: bool = True,
 ) -> None:
-    """Labels known, files in durations, no overlap within a class.
+    """Files in durations, no overlap within a class (the labels were checked on reading).
 
     ``allow_touching=False`` also refuses two events of a class where one ends
     exactly where the next starts (``sed_scores_eval`` asserts on those).
     """
-    unknown = sorted(set(events["event_label"]) - set(classes))
-    if unknown:
-        raise ValueError(
-            f"{what} contain unknown event label(s) {unknown}; valid labels are {list(classes)}."
-        )
     not_listed = sorted(set(events["audio_id"]) - set(durations))
     if not_listed:
         raise ValueError(
@@ -151,9 +131,9 @@ def _prepare_events(
     classes: Sequence[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
     dur = _read_durations(durations)
-    gt = _read_events(ground_truth, "Ground truth")
-    _check_events(gt, "Ground truth", classes, dur)
+    gt = _read_events(ground_truth, "Ground truth", classes)
+    _check_events(gt, "Ground truth", dur)
     _check_every_class_has_ground_truth(gt, classes)
-    det = _read_events(detections, "Detections")
-    _check_events(det, "Detections", classes, dur)
+    det = _read_events(detections, "Detections", classes)
+    _check_events(det, "Detections", dur)
     return det, gt, dur

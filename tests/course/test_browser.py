@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-import browser_support as bs  # tests/course/ is on sys.path (pytest's rootdir-relative import)
+import browser_support as bs  # tests/ is on the path (pyproject.toml: pythonpath)
 
 ROOT = bs.ROOT
 SHOTS = ROOT / "build" / "browser"

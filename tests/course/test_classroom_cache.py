@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import tiny_context
+from contexts import tiny_context
 from dualkd_lib import cli, config
 from dualkd_lib.course import classroom_cache
 from dualkd_lib import recipe

@@ -1,4 +1,4 @@
-"""ONNX export, parity with PyTorch, overwrite protection, int8 quantization, exercise 9.1."""
+"""Tests of dualkd_lib/deploy/export.py: ONNX export, parity with PyTorch, overwrite protection, int8 quantization."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,15 +8,8 @@ import pytest
 import torch
 
 from dualkd_lib import models
-from dualkd_lib.teaching import exercises
 from dualkd_lib.deploy import export
-from dualkd_lib.deploy.benchmark import latency_summary
 from dualkd_lib.train import save_checkpoint
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
 
 
 def test_student_parity_with_dynamic_batch_and_frames(tmp_path: Path) -> None:
@@ -102,22 +95,6 @@ def test_export_main_without_data_uses_random_inputs(tmp_path: Path, kind: str) 
     assert "random" in result["parity_inputs"]
     with pytest.raises(FileExistsError):
         export.export_main(ckpt, out, data_root=tmp_path / "no-data")
-
-
-def test_exercise_9_1_accepts_reference_and_explains_a_mistake(capsys: pytest.CaptureFixture) -> None:
-    assert latency_summary(20.0, 1e8) == pytest.approx(
-        {"realtime_factor": 0.002, "clips_per_second": 50.0, "gmacs_per_second": 5.0})
-    exercises.check("9.1", latency_summary)
-    assert capsys.readouterr().out.startswith("✅")
-
-    def in_ms(ms_per_clip, macs, clip_seconds=10.0):
-        s = ms_per_clip / 1000
-        return {"realtime_factor": ms_per_clip / clip_seconds, "clips_per_second": 1 / s, "gmacs_per_second": macs / s / 1e9}
-
-    fn = exercises.check("9.1", in_ms)
-    out = capsys.readouterr().out
-    assert out.startswith("❌") and "milliseconds to seconds" in out
-    assert fn is not in_ms
 
 
 def test_export_main_exports_the_weights_the_ablation_kept(tmp_path: Path) -> None:

@@ -17,11 +17,6 @@ from dualkd_lib.deploy.streaming import StreamingDetector, offline_scores, strea
 STREAM_TOLERANCE = 1e-3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
-
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:
     wave, _ = generate.generate_clip(generate.clip_rng(0, "evaluation", 0), generate.TINY_GENERATOR)

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
-from conftest import tiny_context
+from contexts import tiny_context
 from dualkd_lib import recipe
 from dualkd_lib.recipe import pretrained
 

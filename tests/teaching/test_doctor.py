@@ -1,13 +1,16 @@
-"""dualkd doctor: the set-up check names a broken torch/torchaudio pair and lock drift."""
+"""Tests of dualkd_lib/teaching/doctor.py: the set-up check names a broken torch/torchaudio pair and lock drift;
+the environment report (with the method diagram the notebooks draw beside it)."""
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
 
+import matplotlib
 import pytest
 
-from dualkd_lib import cli
-from dualkd_lib.teaching import doctor
+from dualkd_lib.teaching import doctor, plots
+
+matplotlib.use("Agg")
 
 
 def test_the_pair_loads_here() -> None:
@@ -49,39 +52,6 @@ def test_missing_torchaudio(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not pair.ok and pair.message.startswith("torchaudio not installed")
 
 
-def test_cli_doctor_prints_the_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code = cli.main(["doctor", "--preset", "tiny", "--data", str(tmp_path / "none")])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    for item in ("torch + torchaudio", "lock", "CPU threads (torch)", "data (tiny)", "cache (tiny)"):
-        assert item in out
-    assert "dualkd make-data --preset tiny" in out  # data missing: the command that makes it
-    assert out.rstrip().endswith("0 problem(s): ready")
-
-
-def test_cli_doctor_lock_only(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["doctor", "--lock-only"]) == 0
-    assert "every installed version equals" in capsys.readouterr().out
-
-
-def test_cli_doctor_lock_only_fails_on_drift(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(doctor, "lock_drift", lambda lock=None: ["numpy: installed 9.9, locked 2.4.6"])
-    assert cli.main(["doctor", "--lock-only"]) == 1
-    err = capsys.readouterr().err
-    assert "numpy: installed 9.9, locked 2.4.6" in err and doctor.FIX_COMMAND in err
-
-
-def test_cli_commands_name_a_broken_pair_instead_of_a_traceback(monkeypatch: pytest.MonkeyPatch,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    def broken(args):
-        raise OSError("Could not load this library: /x/torchaudio/lib/libtorchaudio.so")
-
-    monkeypatch.setattr(cli, "_dispatch", broken)
-    monkeypatch.setattr(doctor, "check_torch_pair", lambda: doctor.TorchPair("2.11.0", "2.11.1", False, "PAIR MESSAGE"))
-    assert cli.main(["make-data", "--out", "x"]) == 2
-    assert "dualkd make-data: error: PAIR MESSAGE" in capsys.readouterr().err
-
-
 def test_lock_drift_ignores_setuptools_vendored_copies() -> None:
     """pkg_resources puts setuptools/_vendor on sys.path; its bundled dist-infos are not installed packages."""
     import importlib.metadata as md
@@ -96,3 +66,16 @@ def test_lock_drift_ignores_setuptools_vendored_copies() -> None:
         assert doctor.lock_drift() == []
     finally:
         sys.path.remove(vendor)
+
+
+def test_environment_report_and_method_diagram() -> None:
+    rows = {r["item"]: r for r in doctor.report("tiny")}
+    assert rows["torch + torchaudio"]["value"].startswith("2.11") and rows["torch + torchaudio"]["status"] == "ok"
+    assert {"python", "lock", "sed_scores_eval", "GPU (CUDA)", "CPU threads (torch)", "data (tiny)", "cache (tiny)"} <= set(rows)
+    fig = plots.draw_method_diagram()
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    for word in ("teacher", "mean student", "embedding distillation", "L_{TAKD}", "L_{EEFD}"):
+        assert word in texts
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import tiny_context
+from contexts import tiny_context
 import torch
 
 from dualkd_lib import recipe
