@@ -236,7 +236,8 @@ WHOLE_PROJECT_TESTS = {
 
 
 def test_the_tests_mirror_the_package_one_file_per_module() -> None:
-    """``tests/<path>/test_<name>.py`` holds the tests of ``dualkd_lib/<path>/<name>.py``."""
+    """``tests/<path>/test_<name>.py`` holds the tests of ``dualkd_lib/<path>/<name>.py``: no test file names a
+    missing module, and no module is without its test file."""
     tests = PACKAGE.parent / "tests"
     orphans = []
     for path in sorted(tests.rglob("test_*.py")):
@@ -249,3 +250,7 @@ def test_the_tests_mirror_the_package_one_file_per_module() -> None:
                            f"{module.name}")
     assert orphans == []
     assert all((tests / name).is_file() for name in WHOLE_PROJECT_TESTS)
+    untested = [path.relative_to(PACKAGE).as_posix() for path in sorted(PACKAGE.rglob("*.py"))
+                if path.name not in ("__init__.py", "__main__.py")
+                and not (tests / path.relative_to(PACKAGE).parent / f"test_{path.name}").is_file()]
+    assert untested == [], "every module has its test file"
