@@ -82,7 +82,7 @@ if not (work / "scaler.pt").is_file():
 ctx = recipe.Context.create(preset, work_dir=work, progress=False)
 t = time.time()
 metrics = recipe.run_metrics(ctx, "student", mode, seed)
-ckpt = train.load_checkpoint(recipe.student_run_dir(ctx, mode, seed) / "final.pt")
+ckpt = train.load_checkpoint(recipe.student_checkpoint(ctx, mode, seed))
 print(json.dumps({"variant": variant, "head_bias": head_bias, "budget": BUDGET or "preset", "mode": mode, "seed": seed, "steps": ckpt["step"],
                   "wall_seconds": time.time() - t,  # training and both weights' scoring
                   "val_history": ckpt["extra"].get("val_history"),

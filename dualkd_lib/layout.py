@@ -133,9 +133,24 @@ def student_run_dir(work_dir: str | Path, mode: str, seed: int = 0) -> Path:
     return runs_dir(work_dir) / f"student-{mode}-seed{seed}"
 
 
+def final_checkpoint(run_dir: str | Path) -> Path:
+    """``<run>/final.pt``: a finished run's checkpoint (``last.pt`` beside it while it trains)."""
+    return Path(run_dir) / "final.pt"
+
+
+def last_checkpoint(run_dir: str | Path) -> Path:
+    """``<run>/last.pt``: the checkpoint an unfinished run resumes from."""
+    return Path(run_dir) / "last.pt"
+
+
 def teacher_checkpoint(work_dir: str | Path, seed: int = 0) -> Path:
     """``<work>/runs/teacher-seed<N>/final.pt``: the finished teacher of ``seed``."""
-    return teacher_run_dir(work_dir, seed) / "final.pt"
+    return final_checkpoint(teacher_run_dir(work_dir, seed))
+
+
+def student_checkpoint(work_dir: str | Path, mode: str, seed: int = 0) -> Path:
+    """``<work>/runs/student-<mode>-seed<N>/final.pt``: the finished student of ``mode`` and ``seed``."""
+    return final_checkpoint(student_run_dir(work_dir, mode, seed))
 
 
 def learner_runs_dir(work_dir: str | Path) -> Path:
@@ -145,7 +160,7 @@ def learner_runs_dir(work_dir: str | Path) -> Path:
 
 def embedding_checkpoint(work_dir: str | Path) -> Path:
     """``<work>/embedding/final.pt``: the pre-trained embedding model (the stand-in for BEATs)."""
-    return Path(work_dir) / "embedding" / "final.pt"
+    return final_checkpoint(Path(work_dir) / "embedding")
 
 
 def probe_record(work_dir: str | Path, seed: int = 0) -> Path:

@@ -411,7 +411,7 @@ def _real_inputs(checkpoint: Path, kind: str, ckpt: dict, n_clips: int, data_roo
         features = scaler.eval()(LogMel(fcfg)(waves))
     embeddings = None
     if kind == "teacher":
-        emb_path = embedding_checkpoint or checkpoint.parent.parent.parent / "embedding" / "final.pt"
+        emb_path = embedding_checkpoint or layout.embedding_checkpoint(checkpoint.parent.parent.parent)
         if not Path(emb_path).is_file():
             return None
         emb_model, _, _ = load_model_from_checkpoint(emb_path, expected_kind="embedding")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dualkd_lib import evaluate
+from dualkd_lib import evaluate, layout
 from dualkd_lib.features import FeatureConfig, LogMel, Scaler, n_output_frames, output_frame_seconds
 from dualkd_lib.train import kept_model, load_checkpoint, load_model_from_checkpoint
 from dualkd_lib.predict.inputs import EMBEDDING_MODEL_KEY
@@ -121,7 +121,7 @@ def _teacher_embedding_model(checkpoint: Path, ckpt: dict[str, Any], given: str 
                 "DCASE recipe's HDF5 files, which `dualkd predict` cannot compute for new recordings. Predict with "
                 "a student checkpoint instead (it needs no embedding model)."
             )
-        guess = checkpoint.parent.parent.parent / "embedding" / "final.pt"
+        guess = layout.embedding_checkpoint(checkpoint.parent.parent.parent)
         hint = f"; next to this run that is {guess}" if guess.is_file() else ""
         raise ValueError(
             f"{checkpoint} is a teacher: it needs the frame embeddings of the embedding model it was trained with, "

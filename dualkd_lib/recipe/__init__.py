@@ -19,6 +19,7 @@ from dualkd_lib.recipe.runs import (
     linear_probe,
     plain_teacher_config,
     pretrain_embedding_model,
+    student_checkpoint,
     student_run_dir,
     train_plain_teacher,
     train_student,
@@ -45,7 +46,7 @@ __all__ = [
     "cached_run_fits", "model_fingerprint", "save_inference_bundle", "write_run_info",
     "evaluate_scores", "evaluate_model", "validation_fn", "choose_weights", "model_cost",
     "pretrain_embedding_model", "linear_probe", "train_teacher", "plain_teacher_config", "train_plain_teacher",
-    "student_run_dir", "train_student", "train_student_run",
+    "student_run_dir", "student_checkpoint", "train_student", "train_student_run",
     "run_metrics", "probe_metrics", "METRIC_KEYS", "summarise", "markdown_table", "worker_context",
     "default_jobs", "train_runs_in_parallel", "pretrain", "run_ablation", "train_distributed",
 ]

@@ -27,7 +27,14 @@ from dualkd_lib.train import load_model_from_checkpoint
 from dualkd_lib.recipe import pretrained
 from dualkd_lib.recipe.context import Context
 from dualkd_lib.recipe.run_files import cached_run_fits, model_fingerprint
-from dualkd_lib.recipe.runs import linear_probe, plain_teacher_config, student_run_dir, train_plain_teacher, train_student
+from dualkd_lib.recipe.runs import (
+    linear_probe,
+    plain_teacher_config,
+    student_checkpoint,
+    student_run_dir,
+    train_plain_teacher,
+    train_student,
+)
 from dualkd_lib.recipe.scoring import choose_weights, evaluate_model, model_cost
 
 log = logging.getLogger(__name__)
@@ -46,16 +53,16 @@ def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
         run_dir = ctx.teacher_path(seed).parent
     else:
         run_dir = student_run_dir(ctx, mode, seed)
-        if not cached_run_fits(ctx, "student", run_dir / "final.pt", ctx.preset.student_config(mode, seed)):
+        if not cached_run_fits(ctx, "student", layout.final_checkpoint(run_dir), ctx.preset.student_config(mode, seed)):
             train_student(ctx, mode, seed=seed)
     path = run_dir / "metrics.json"
-    source = model_fingerprint(run_dir / "final.pt")
+    source = model_fingerprint(layout.final_checkpoint(run_dir))
     if path.is_file():
         cached = json.loads(path.read_text())
         if (cached.get("source") == source and cached.get("split") == ctx.preset.evaluation.split
                 and "weights" in cached):
             return cached
-    own, mean, _ = load_model_from_checkpoint(run_dir / "final.pt", expected_kind=kind)
+    own, mean, _ = load_model_from_checkpoint(layout.final_checkpoint(run_dir), expected_kind=kind)
     split = ctx.preset.evaluation.split
     if kind == "student":
         both = {"student": own.without_embedding_head(), "mean": mean.without_embedding_head()}
@@ -212,7 +219,7 @@ def train_runs_in_parallel(ctx: Context, runs: Sequence[tuple[str, str, int]], j
 
 def _run_checkpoint(ctx: Context, kind: str, mode: str, seed: int) -> Path:
     """The ``final.pt`` of one run of :func:`train_runs_in_parallel`."""
-    return ctx.plain_teacher_path(seed) if kind == "teacher" else student_run_dir(ctx, mode, seed) / "final.pt"
+    return ctx.plain_teacher_path(seed) if kind == "teacher" else student_checkpoint(ctx, mode, seed)
 
 
 @contextlib.contextmanager

@@ -252,7 +252,7 @@ class Context:
 
     def plain_teacher_path(self, seed: int = 0) -> Path:
         """The teacher CRNN trained *without* embeddings (the paper's "baseline CRNN")."""
-        return layout.plain_teacher_run_dir(self.work_dir, seed) / "final.pt"
+        return layout.final_checkpoint(layout.plain_teacher_run_dir(self.work_dir, seed))
 
     def teacher(self, seed: int = 0) -> nn.Module:
         """The frozen teacher of ``seed`` (its mean model, as DCASE reports); trains it once."""

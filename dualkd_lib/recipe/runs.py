@@ -172,7 +172,13 @@ def train_plain_teacher(ctx: Context, *, seed: int = 0, validate: bool = False) 
 
 
 def student_run_dir(ctx: Context, mode: str, seed: int) -> Path:
+    """The run folder of the student of ``mode`` and ``seed`` (``layout.student_run_dir``)."""
     return layout.student_run_dir(ctx.work_dir, mode, seed)
+
+
+def student_checkpoint(ctx: Context, mode: str, seed: int) -> Path:
+    """The finished student of ``mode`` and ``seed``, ``final.pt`` in its run folder (notebooks 06-09 load it)."""
+    return layout.student_checkpoint(ctx.work_dir, mode, seed)
 
 
 def train_student(ctx: Context, mode: str, *, seed: int = 0, validate: bool | None = None) -> Path:
@@ -202,7 +208,7 @@ def train_student_run(ctx: Context, cfg: TrainConfig, run_dir: Path, *, validate
     ones; the mean student starts as their copy. A finished run that fits is loaded, not
     retrained. Returns ``final.pt``.
     """
-    cached_run_fits(ctx, "student", run_dir / "final.pt", cfg)  # loaded only if it fits
+    cached_run_fits(ctx, "student", layout.final_checkpoint(run_dir), cfg)  # loaded only if it fits
     needs_teacher = mode_uses(cfg.mode, "kd")
     needs_emb = mode_uses(cfg.mode, "emb")
     if needs_teacher:

@@ -175,7 +175,7 @@ def cache_status(preset: str, cache_dir: Path) -> str:
     if not cache_dir.is_dir():
         return "empty (the first notebook that needs a model trains or loads it)"
     runs_dir = layout.runs_dir(cache_dir)
-    runs = sorted(p.name for p in runs_dir.glob("*") if (p / "final.pt").is_file()) if runs_dir.is_dir() else []
+    runs = sorted(p.name for p in runs_dir.glob("*") if layout.final_checkpoint(p).is_file()) if runs_dir.is_dir() else []
     parts = [f"{len(runs)} trained run(s)" + (f": {', '.join(runs[:6])}{' ...' if len(runs) > 6 else ''}" if runs else "")]
     for sub in ("features", "embeddings"):
         if (cache_dir / sub).is_dir():

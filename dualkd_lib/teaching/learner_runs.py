@@ -122,7 +122,7 @@ def short_run(ctx: recipe.Context, mode: str, *, steps: int | None = None, seed:
         origin = f"{recipe.model_fingerprint(start_path)}:{weights}"
     run_dir = _run_folder(ctx, cfg, origin)
     label = name or (", ".join(f"{k}={v}" for k, v in changes.items()) or f"{mode} as the preset")
-    done = (run_dir / "final.pt").is_file()
+    done = layout.final_checkpoint(run_dir).is_file()
     if ctx.progress and not done:
         print(f"Training {label!r}: {mode}, {steps} steps from "
               f"{'the ' + start + ' student' if start else 'random weights'} ...", flush=True)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from dualkd_lib import layout
 from dualkd_lib.distill import sigmoid_rampup
 from dualkd_lib.train.checkpoint import COSMETIC_CHANGES, check_same_data, config_diffs, describe_model, field_defaults, load_checkpoint, save_checkpoint
 from dualkd_lib.train.config import TrainConfig, TrainResult
@@ -48,7 +49,7 @@ class Run:
         self.run_dir, self.cfg, self.kind, self.model_config = run_dir, cfg, kind, model_config
         self.total, self.steps_per_epoch, self.preset = total, steps_per_epoch, preset
         self.data_fingerprint, self._state = data_fingerprint, state
-        self.last_path, self.final_path = run_dir / "last.pt", run_dir / "final.pt"
+        self.last_path, self.final_path = layout.last_checkpoint(run_dir), layout.final_checkpoint(run_dir)
         self.step = self.resumed_from = 0
         self.history: list[dict[str, float]] = []
         self.val_history: list[dict[str, float]] = []
@@ -61,8 +62,8 @@ class Run:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         kind, model_config = describe_model(model)
-        state = _resume_state(run_dir / "last.pt", run_dir / "final.pt", cfg, kind, total, steps_per_epoch,
-                              resume, overwrite, data_fingerprint)
+        state = _resume_state(layout.last_checkpoint(run_dir), layout.final_checkpoint(run_dir), cfg, kind, total,
+                              steps_per_epoch, resume, overwrite, data_fingerprint)
         return cls(run_dir, cfg, kind=kind, model_config=model_config, total=total, steps_per_epoch=steps_per_epoch,
                    preset=preset, data_fingerprint=data_fingerprint, state=state)
 

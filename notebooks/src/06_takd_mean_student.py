@@ -397,7 +397,7 @@ pd.DataFrame.from_dict({m: {k: metrics[m].get(k) for k in keys} for m in metrics
 ev = ctx.split("evaluation")
 scores = {"teacher": ctx.teacher_outputs("evaluation")[0].numpy()}
 for mode in ("supervised", "kd", "takd"):
-    _, mean_model, _ = train.load_model_from_checkpoint(recipe.student_run_dir(ctx, mode, SEED) / "final.pt",
+    _, mean_model, _ = train.load_model_from_checkpoint(recipe.student_checkpoint(ctx, mode, SEED),
                                                         expected_kind="student")
     scores[f"{mode} (mean)"], _ = train.predict_scores(mean_model, ev.features, progress=False)
 frame_s = ctx.encoder.frame_seconds

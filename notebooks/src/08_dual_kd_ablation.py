@@ -200,7 +200,7 @@ plt.show()
 # left out.
 
 # %%
-curves = {mode: train.load_checkpoint(recipe.student_run_dir(ctx, mode, SEEDS[0]) / "final.pt")["extra"]
+curves = {mode: train.load_checkpoint(recipe.student_checkpoint(ctx, mode, SEEDS[0]))["extra"]
           .get("val_history", []) for mode in distill.STUDENT_MODES}
 if any(curves.values()):
     fig = plots_distill.plot_learning_curves(curves)
@@ -278,7 +278,7 @@ scores = {"teacher": ctx.teacher_outputs("evaluation")[0].numpy()}
 kept = {}  # mode -> the name of its kept weights in `scores`
 for mode in ("supervised", "dual"):
     student_model, mean_model, _ = train.load_model_from_checkpoint(
-        recipe.student_run_dir(ctx, mode, SEEDS[0]) / "final.pt", expected_kind="student")
+        recipe.student_checkpoint(ctx, mode, SEEDS[0]), expected_kind="student")
     chosen = recipe.run_metrics(ctx, "student", mode, SEEDS[0])["weights"]  # "student" or "mean"
     for weights, model in (("student", student_model), ("mean", mean_model)):
         if weights == chosen or mode == "dual":

@@ -390,7 +390,7 @@ if found:
     print(f"ablation read from {found[-1]}")
 else:
     summary = []
-    done = [m for m in distill.STUDENT_MODES if (recipe.student_run_dir(ctx, m, SEED) / "final.pt").is_file()]
+    done = [m for m in distill.STUDENT_MODES if (recipe.student_checkpoint(ctx, m, SEED)).is_file()]
     modes = distill.STUDENT_MODES if SETUP.preset == "tiny" else done  # "course": no long training here
     summary.append({"name": "teacher (CRNN + embeddings)", **recipe.run_metrics(ctx, "teacher", "teacher", 0)})
     for mode in modes:

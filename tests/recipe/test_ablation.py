@@ -46,7 +46,7 @@ def test_ablation_writes_table_and_json(ctx: recipe.Context, tmp_path: Path) -> 
 def test_students_trained_in_worker_processes_equal_serial_ones(ctx: recipe.Context, tmp_path: Path) -> None:
     runs = [("supervised", 1), ("dual", 1)]
     recipe.train_runs_in_parallel(ctx, [("student", *r) for r in runs], jobs=2)
-    parallel = {r: load_checkpoint(recipe.student_run_dir(ctx, *r) / "final.pt")["model_state"] for r in runs}
+    parallel = {r: load_checkpoint(recipe.student_checkpoint(ctx, *r))["model_state"] for r in runs}
     for r in runs:  # the workers scored their runs too
         metrics = json.loads((recipe.student_run_dir(ctx, *r) / "metrics.json").read_text())
         assert metrics["weights"] in ("student", "mean") and "psds1" in metrics
@@ -59,7 +59,7 @@ def test_students_trained_in_worker_processes_equal_serial_ones(ctx: recipe.Cont
             shutil.copy2(src, serial_ctx.work_dir / name)
     for mode, seed in runs:
         recipe.train_student(serial_ctx, mode, seed=seed)
-        serial = load_checkpoint(recipe.student_run_dir(serial_ctx, mode, seed) / "final.pt")["model_state"]
+        serial = load_checkpoint(recipe.student_checkpoint(serial_ctx, mode, seed))["model_state"]
         for key, value in serial.items():
             torch.testing.assert_close(parallel[(mode, seed)][key], value, msg=f"{mode}: {key} differs")
     with pytest.raises(ValueError, match="jobs"):

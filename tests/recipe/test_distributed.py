@@ -31,7 +31,7 @@ def test_dualkd_ddp_outside_torchrun_trains_in_one_process(ctx: recipe.Context, 
     shutil.copytree(ctx.work_dir, work, ignore=shutil.ignore_patterns("student-*"))
     assert cli.main(["ddp", "train-student", "--preset", "tiny", "--mode", "kd", "--data", str(ctx.data_root),
                      "--work-dir", str(work)]) == 0
-    final = layout.student_run_dir(work, "kd", 0) / "final.pt"
+    final = layout.student_checkpoint(work, "kd", 0)
     ckpt = load_checkpoint(final, expected_kind="student")
     assert ckpt["train_config"]["mode"] == "kd" and ckpt["step"] > 0
     assert (final.parent / "inference.pt").is_file()

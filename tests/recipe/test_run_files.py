@@ -22,7 +22,7 @@ def test_wrong_model_checkpoint_is_refused(ctx: recipe.Context) -> None:
 
 
 def test_predict_on_a_long_stereo_44k_recording(ctx: recipe.Context, tmp_path: Path) -> None:
-    ckpt = recipe.student_run_dir(ctx, "dual", 0) / "final.pt"
+    ckpt = recipe.student_checkpoint(ctx, "dual", 0)
     if not ckpt.is_file():
         recipe.train_student(ctx, "dual", seed=0)
     rng = np.random.default_rng(0)
@@ -70,7 +70,7 @@ def test_a_run_trained_on_other_data_is_refused(ctx: recipe.Context, tmp_path: P
     fingerprint = ctx.data_fingerprint()
     assert len(fingerprint) == 16 and fingerprint == recipe.Context(ctx.preset, ctx.data_root, tmp_path, False).data_fingerprint()
     other = recipe.Context(ctx.preset, ctx.data_root, tmp_path / "work", False)
-    final = recipe.student_run_dir(other, "supervised", 0) / "final.pt"
+    final = recipe.student_checkpoint(other, "supervised", 0)
     save_checkpoint(final, model=models.SECRNN(ctx.preset.student), mean_model=None, optimizer=None, step=1, epoch=1,
                     history=[], model_kind="student", model_config=ctx.preset.student,
                     train_config=ctx.preset.student_config("supervised", 0), preset="tiny",

@@ -20,7 +20,7 @@ def test_every_student_mode_trains_and_evaluates(ctx: recipe.Context, mode: str)
     metrics = recipe.run_metrics(ctx, "student", mode, 0)
     for key in ("psds1", "psds2", "f1_collar", "f1_intersection"):
         assert 0.0 <= metrics[key] <= 1.0
-    hist = load_checkpoint(recipe.student_run_dir(ctx, mode, 0) / "final.pt")["history"]
+    hist = load_checkpoint(recipe.student_checkpoint(ctx, mode, 0))["history"]
     assert len(hist) == ctx.preset.student_train.max_steps
     terms = set(hist[-1])
     assert ("kd" in terms) == (mode in ("kd", "takd", "dual"))
@@ -28,11 +28,11 @@ def test_every_student_mode_trains_and_evaluates(ctx: recipe.Context, mode: str)
 
 
 def test_same_seed_same_numbers(ctx: recipe.Context, tmp_path: Path) -> None:
-    first = load_checkpoint(recipe.student_run_dir(ctx, "supervised", 0) / "final.pt")
+    first = load_checkpoint(recipe.student_checkpoint(ctx, "supervised", 0))
     other = recipe.Context(ctx.preset, ctx.data_root, tmp_path / "work2", progress=False)
     other._scaler, other._embedding_model = ctx.scaler(), ctx.embedding_model()
     recipe.train_student(other, "supervised", seed=0)
-    second = load_checkpoint(recipe.student_run_dir(other, "supervised", 0) / "final.pt")
+    second = load_checkpoint(recipe.student_checkpoint(other, "supervised", 0))
     assert [h["loss"] for h in first["history"]] == pytest.approx([h["loss"] for h in second["history"]], rel=1e-5)
 
 

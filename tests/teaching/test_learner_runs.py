@@ -29,7 +29,7 @@ def test_a_short_run_trains_once_then_loads_and_each_setting_has_its_own_folder(
     other = learner_runs.short_run(ctx, "kd", steps=4, w_kd=0.25, name="gentle")
     assert other.path != first.path and other.name == "gentle"
     assert first.final("kd_student") != other.final("kd_student")  # the weight changed the training
-    assert not (recipe.student_run_dir(ctx, "kd", 0) / "final.pt").exists()  # the course's run untouched
+    assert not (recipe.student_checkpoint(ctx, "kd", 0)).exists()  # the course's run untouched
 
 
 def test_short_run_defaults_to_the_presets_steps_and_scores_eefd_embeddings(ctx: recipe.Context) -> None:

@@ -187,7 +187,7 @@ def _load_or_build(preset: Any, work_dir: Path | None, seed: int) -> tuple[dict[
     paths = {}
     if work_dir is not None:
         paths = {"teacher": layout.teacher_checkpoint(work_dir, 0),
-                 "student": layout.student_run_dir(work_dir, "dual", 0) / "final.pt",
+                 "student": layout.student_checkpoint(work_dir, "dual", 0),
                  "embedding": layout.embedding_checkpoint(work_dir)}
     if paths and all(p.is_file() for p in paths.values()):
         _, teacher, _ = load_model_from_checkpoint(paths["teacher"], expected_kind="teacher")
