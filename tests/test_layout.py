@@ -28,7 +28,7 @@ def test_each_run_has_its_own_folder_and_final_checkpoint(tmp_path: Path) -> Non
     assert len(set(runs)) == len(runs) and all(r.parent == layout.runs_dir(tmp_path) for r in runs)
     assert layout.teacher_checkpoint(tmp_path, 1) == layout.final_checkpoint(layout.teacher_run_dir(tmp_path, 1))
     assert layout.student_checkpoint(tmp_path, "dual", 2) == layout.student_run_dir(tmp_path, "dual", 2) / "final.pt"
-    assert layout.last_checkpoint(runs[0]).parent == runs[0] != layout.final_checkpoint(runs[0]).parent.parent
+    assert layout.last_checkpoint(runs[0]) == runs[0] / "last.pt" != layout.final_checkpoint(runs[0])
     caches = {layout.embeddings_cache(tmp_path, "strong"), layout.embeddings_cache(tmp_path, "strong", beats=True),
               layout.embeddings_cache(tmp_path, "weak"), layout.teacher_outputs_cache(tmp_path, "strong")}
     assert len(caches) == 4 and all(c.is_relative_to(tmp_path) for c in caches)
