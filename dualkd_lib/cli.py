@@ -257,8 +257,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         ctx = recipe.Context.create(name, data_root=args.data, work_dir=work)
         out = args.out or pretrained.bundle_dir(name)
         manifest = recipe.pretrain(ctx, out, overwrite=args.overwrite,
-                                     command=" ".join(["dualkd", *sys.argv[1:]]) if sys.argv[0].endswith("dualkd")
-                                     else f"dualkd pretrain --preset {name}")
+                                   command=" ".join(["dualkd", *sys.argv[1:]]) if sys.argv[0].endswith("dualkd")
+                                   else f"dualkd pretrain --preset {name}")
         print(f"pre-trained bundle: {manifest.parent}")
         print(json.dumps(json.loads(manifest.read_text())["scores"], indent=2))
         return 0
@@ -332,8 +332,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
         recipe.train_distributed(args.ddp_command, preset=args.preset, data_root=args.data, work_dir=args.work_dir,
-                                   mode=args.mode, seed=args.seed, split_batch=not args.per_process_batch,
-                                   backend=args.backend)
+                                 mode=args.mode, seed=args.seed, split_batch=not args.per_process_batch,
+                                 backend=args.backend)
         return 0
     if args.command == "course":
         from dualkd_lib.course import run

@@ -59,7 +59,7 @@ def pack(preset: str | Any, out: str | Path, *, data_root: str | Path | None = N
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; choose another --out or pass --overwrite to replace it.")
     ctx = recipe.Context.create(preset, data_root=data_root, work_dir=work_dir, make_data_if_missing=False,
-                                  progress=False)
+                                progress=False)
     runs = layout.runs_dir(ctx.work_dir)
     if not runs.is_dir() or not any(runs.glob("*/final.pt")):
         raise FileNotFoundError(
@@ -211,7 +211,7 @@ def unpack(archive: str | Path, *, preset: str | Any | None = None, data_root: s
     relocated = FeatureCache(targets["cache"] / "features").relocate(manifest["data_root"], targets["data"], p.features) \
         if (targets["cache"] / "features").is_dir() else 0
     ctx = recipe.Context.create(p, data_root=targets["data"], work_dir=targets["cache"], make_data_if_missing=False,
-                                  progress=False)
+                                progress=False)
     if ctx.data_fingerprint() != manifest["data_fingerprint"]:
         raise ValueError(f"the unpacked data in {targets['data']} have fingerprint {ctx.data_fingerprint()}, the "
                          f"manifest says {manifest['data_fingerprint']}; the archive is inconsistent.")

@@ -366,10 +366,10 @@ def quantize_dynamic_int8(
 
 
 def evaluate_onnx(ctx: Any, onnx_path: str | Path, split: str = "evaluation", *, threads: int | None = None) -> dict:
-    """PSDS1, PSDS2 and F1 of an ONNX model on ``split`` of a :class:`~dualkd_lib.recipe.recipe.Context`.
+    """PSDS1, PSDS2 and F1 of an ONNX model on ``split`` of a :class:`~dualkd_lib.recipe.context.Context`.
 
     A teacher ONNX model gets the split's cached frame embeddings. Same post-processing
-    and metrics as :func:`dualkd_lib.recipe.recipe.evaluate_scores`. Taught in notebook 09.
+    and metrics as :func:`dualkd_lib.recipe.scoring.evaluate_scores`. Taught in notebook 09.
     """
     from dualkd_lib import recipe
 

@@ -5,8 +5,9 @@ Taught in notebook 04.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ def _read_durations(durations: DurationsLike) -> dict[str, float]:
     return out
 
 
-def _with_context(what: str, reader, *args, **kwargs) -> pd.DataFrame:  # noqa: ANN001
+def _with_context(what: str, reader: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> pd.DataFrame:
     """``reader(*args, **kwargs)``, its ``ValueError`` prefixed with what was being read."""
     try:
         return reader(*args, **kwargs)

@@ -31,7 +31,6 @@ from dualkd_lib.recipe.runs import (
     linear_probe,
     plain_teacher_config,
     student_checkpoint,
-    student_run_dir,
     train_plain_teacher,
     train_student,
 )
@@ -44,25 +43,26 @@ def run_metrics(ctx: Context, kind: str, mode: str, seed: int) -> dict:
     """Metrics of one finished run on the evaluation split, cached in ``metrics.json``."""
     plain = kind == "teacher" and mode == "no_embeddings"
     if plain:
-        if not cached_run_fits(ctx, "teacher", ctx.plain_teacher_path(seed), ctx.preset.teacher_config(seed),
-                                model_config=plain_teacher_config(ctx)):
+        final = ctx.plain_teacher_path(seed)
+        if not cached_run_fits(ctx, "teacher", final, ctx.preset.teacher_config(seed),
+                               model_config=plain_teacher_config(ctx)):
             train_plain_teacher(ctx, seed=seed)
-        run_dir = ctx.plain_teacher_path(seed).parent
     elif kind == "teacher":
         ctx.teacher(seed)
-        run_dir = ctx.teacher_path(seed).parent
+        final = ctx.teacher_path(seed)
     else:
-        run_dir = student_run_dir(ctx, mode, seed)
-        if not cached_run_fits(ctx, "student", layout.final_checkpoint(run_dir), ctx.preset.student_config(mode, seed)):
+        final = student_checkpoint(ctx, mode, seed)
+        if not cached_run_fits(ctx, "student", final, ctx.preset.student_config(mode, seed)):
             train_student(ctx, mode, seed=seed)
+    run_dir = final.parent
     path = run_dir / "metrics.json"
-    source = model_fingerprint(layout.final_checkpoint(run_dir))
+    source = model_fingerprint(final)
     if path.is_file():
         cached = json.loads(path.read_text())
         if (cached.get("source") == source and cached.get("split") == ctx.preset.evaluation.split
                 and "weights" in cached):
             return cached
-    own, mean, _ = load_model_from_checkpoint(layout.final_checkpoint(run_dir), expected_kind=kind)
+    own, mean, _ = load_model_from_checkpoint(final, expected_kind=kind)
     split = ctx.preset.evaluation.split
     if kind == "student":
         both = {"student": own.without_embedding_head(), "mean": mean.without_embedding_head()}

@@ -51,7 +51,6 @@ def make_data(preset: str | Preset | None, out: str | Path, *, seed: int = 0, ov
 
 def data_present(root: str | Path) -> bool:
     """True if ``root`` holds every split's audio folder."""
-
     return all(layout.split_paths(root, s)[0].is_dir() for s in layout.SPLITS)
 
 
