@@ -84,6 +84,12 @@ def resources_dir() -> Path:
     return Path(__file__).parent / "resources"
 
 
+def desed_validation_dir() -> Path:
+    """``resources/desed_validation``: real DESED's validation labels and durations, and the DCASE 2020
+    baseline's detections on them (the metrics' reference figures). Taught in notebook 04."""
+    return resources_dir() / "desed_validation"
+
+
 def repo_root() -> Path:
     """The repository folder (holds ``pyproject.toml``); the current folder outside a clone.
 

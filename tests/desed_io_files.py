@@ -9,7 +9,7 @@ import soundfile as sf
 
 from dualkd_lib import layout
 
-RESOURCES = layout.resources_dir() / "desed_validation"
+RESOURCES = layout.desed_validation_dir()
 
 
 def write_text(path: Path, lines: list[str]) -> Path:

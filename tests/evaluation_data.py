@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dualkd_lib import layout
 
-RES = layout.resources_dir() / "desed_validation"
+RES = layout.desed_validation_dir()
 GT_TSV = RES / "validation_groundtruth.tsv"
 DUR_TSV = RES / "validation_metadata.tsv"
 OPS_DIR = RES / "baseline_2020_detections"

@@ -10,10 +10,9 @@ import pytest
 
 from dualkd_lib import cli
 from dualkd_lib.teaching import doctor
+from evaluation_data import REFERENCE as EXPECTED
+from evaluation_data import RES as REF
 
-ROOT = Path(__file__).resolve().parents[1]
-REF = ROOT / "dualkd_lib" / "resources" / "desed_validation"
-EXPECTED = json.loads((ROOT / "tests" / "data" / "psds_reference.json").read_text())
 
 
 def test_help_lists_every_subcommand() -> None:

@@ -1,13 +1,13 @@
 """Tests of dualkd_lib/constants.py: the course's classes are DESED's, in the order every matrix uses."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 
+from dualkd_lib import layout
 from dualkd_lib.constants import CLASSES, CLIP_SECONDS, SAMPLE_RATE
 
-REFERENCE = Path(__file__).resolve().parents[1] / "dualkd_lib" / "resources" / "desed_validation"
+REFERENCE = layout.desed_validation_dir()
 
 
 def test_the_classes_are_the_labels_of_real_desed_in_sorted_order() -> None:

@@ -40,3 +40,4 @@ def test_the_default_folders_are_in_the_repository() -> None:
     assert layout.default_data_root("course") == root / "data" / "generated" / "course"
     assert layout.default_work_dir("tiny") == root / "data" / "cache" / "tiny"
     assert (layout.resources_dir() / "pretrained").is_dir()
+    assert (layout.desed_validation_dir() / "validation_groundtruth.tsv").is_file()

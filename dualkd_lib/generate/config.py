@@ -34,7 +34,7 @@ _SPLIT_STREAMS: dict[str, int] = {
 _EMBEDDING_STREAM = 100  # the embedding corpus: a separate stream
 _STREAM_TAG = 20240205  # constant mixed into every SeedSequence of this module
 
-_REAL_DESED_TSV = layout.resources_dir() / "desed_validation" / "validation_groundtruth.tsv"
+_REAL_DESED_TSV = layout.desed_validation_dir() / "validation_groundtruth.tsv"
 
 
 # ---------------------------------------------------------------------------

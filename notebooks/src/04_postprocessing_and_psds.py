@@ -47,7 +47,7 @@ SETUP = setup.notebook_setup(PRESET, seed=SEED, data_root=DATA_ROOT)
 # 0.99), shipped with the library.
 
 # %%
-REAL = layout.resources_dir() / "desed_validation"
+REAL = layout.desed_validation_dir()
 gt_real = pd.read_csv(REAL / "validation_groundtruth.tsv", sep="\t")
 dur_real = pd.read_csv(REAL / "validation_metadata.tsv", sep="\t")
 det_05 = pd.read_csv(REAL / "baseline_2020_detections_at_0.5.tsv", sep="\t")

@@ -1,18 +1,18 @@
 """Tests of dualkd_lib/features/encoder.py: ManyHotEncoder, events <-> frames."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from dualkd_lib import layout
 from dualkd_lib.constants import CLASSES
 from dualkd_lib.features import FeatureConfig, ManyHotEncoder
 
 
-RESOURCES = Path(__file__).resolve().parents[2] / "dualkd_lib" / "resources" / "desed_validation"
+RESOURCES = layout.desed_validation_dir()
 
 
 #: 64 mels at the DCASE hop (156 output frames of 64 ms): the numbers below are worked out for it.
