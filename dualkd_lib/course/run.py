@@ -19,6 +19,7 @@ from typing import Any, Iterable, Sequence
 from dualkd_lib import layout
 from dualkd_lib.config import PRESETS
 from dualkd_lib.constants import DATA_ROOT_ENV_VAR, PRESET_ENV_VAR
+from dualkd_lib.distill import STUDENT_MODES
 from dualkd_lib.course.build import RAISES_TAG, _check_variant, _paths, build_notebook, find_sources
 from dualkd_lib.layout import default_data_root, default_work_dir
 
@@ -217,11 +218,13 @@ def prepare_models(preset: str, *, jobs: int | None = None) -> dict[str, float]:
 
     The same calls as notebooks 01-08 (seed 0 data, the teacher, the five student modes with
     seed 0, notebook 08's ablation table, the short runs of the experiments 6.A-8.A), made
-    before the notebooks run so that the long
-    training happens in a plain Python process (students ``jobs`` at a time, in parallel)
-    rather than inside a Jupyter kernel. The data folder is ``$DUALKD_DATA_ROOT`` when set, as
-    in the notebooks. Everything already cached is reused. Returns the seconds of each stage
-    (``data``, then the ablation's stages, then ``total``). Taught in notebook 00.
+    before the notebooks run so that the long training happens in plain Python processes
+    rather than inside a Jupyter kernel: the students and the short runs ``jobs`` at a time in
+    one pool (:func:`dualkd_lib.teaching.learner_runs.train_in_parallel`), then the table from
+    the finished runs. The data folder is ``$DUALKD_DATA_ROOT`` when set, as in the notebooks.
+    Everything already cached is reused. Returns the seconds of each stage (``data``, the shared
+    inputs, the pool, then the table's own stages, which only score, and ``total``).
+    Taught in notebook 00.
     """
     from dualkd_lib import recipe
     from dualkd_lib.teaching import learner_runs
@@ -232,13 +235,17 @@ def prepare_models(preset: str, *, jobs: int | None = None) -> dict[str, float]:
     seconds = {"data": time.perf_counter() - start}
     out = _ablation_dir(preset)
     jobs = jobs if jobs is not None else recipe.default_jobs()
-    recipe.run_ablation(ctx, seeds=[0], out_dir=out, jobs=jobs)
+    t0 = time.perf_counter()
+    ctx.training_datasets(with_teacher=True, with_embeddings=True)  # what every run reads
+    seconds["features, embeddings, teacher outputs"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    # the five students of seed 0 and the short runs of Experiments 6.A, 7.A and 8.A, in one pool
+    learner_runs.train_in_parallel(ctx, jobs=jobs, students=STUDENT_MODES)
+    seconds[f"students and short runs, {jobs} at a time"] = time.perf_counter() - t0
+    recipe.run_ablation(ctx, seeds=[0], out_dir=out, jobs=jobs)  # notebook 08's table, from the finished runs
     report = out / "ablation.json"
     if report.is_file():
         seconds.update(json.loads(report.read_text(encoding="utf-8")).get("stage_seconds_this_call", {}))
-    t0 = time.perf_counter()
-    learner_runs.train_in_parallel(ctx, jobs=jobs)  # the short runs of Experiments 6.A, 7.A and 8.A
-    seconds["learner runs"] = time.perf_counter() - t0
     seconds["total"] = time.perf_counter() - start
     return seconds
 

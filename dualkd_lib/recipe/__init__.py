@@ -37,6 +37,7 @@ from dualkd_lib.recipe.ablation import (
     run_metrics,
     summarise,
     train_runs_in_parallel,
+    train_run_in_worker,
     worker_context,
 )
 from dualkd_lib.recipe.distributed import train_distributed
@@ -47,6 +48,6 @@ __all__ = [
     "evaluate_scores", "evaluate_model", "validation_fn", "choose_weights", "model_cost",
     "pretrain_embedding_model", "linear_probe", "train_teacher", "plain_teacher_config", "train_plain_teacher",
     "student_run_dir", "student_checkpoint", "train_student", "train_student_run",
-    "run_metrics", "probe_metrics", "METRIC_KEYS", "summarise", "markdown_table", "worker_context",
+    "run_metrics", "probe_metrics", "METRIC_KEYS", "summarise", "markdown_table", "train_run_in_worker", "worker_context",
     "default_jobs", "train_runs_in_parallel", "pretrain", "run_ablation", "train_distributed",
 ]

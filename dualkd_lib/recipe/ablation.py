@@ -152,7 +152,7 @@ def markdown_table(summary: list[dict]) -> str:
     return head + "\n".join(lines) + "\n"
 
 
-def _train_run_in_worker(preset: Preset, data_root: Path, work_dir: Path, beats_dir: Path | None,
+def train_run_in_worker(preset: Preset, data_root: Path, work_dir: Path, beats_dir: Path | None,
                          kind: str, mode: str, seed: int, threads: int) -> tuple[str, str, int]:
     """One run of :func:`train_runs_in_parallel` in a worker process: trained if missing, then
     scored (:func:`run_metrics` does both, caching ``metrics.json``), so the evaluations run in
@@ -208,7 +208,7 @@ def train_runs_in_parallel(ctx: Context, runs: Sequence[tuple[str, str, int]], j
     log.info("Training %d runs, %d at a time (%d thread(s) each).", len(runs), jobs, threads)
     spawn = multiprocessing.get_context("spawn")  # a clean interpreter: safe with torch and Jupyter
     with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
-        futures = [pool.submit(_train_run_in_worker, ctx.preset, ctx.data_root, ctx.work_dir, ctx.beats_dir,
+        futures = [pool.submit(train_run_in_worker, ctx.preset, ctx.data_root, ctx.work_dir, ctx.beats_dir,
                                kind, mode, seed, threads) for kind, mode, seed in runs]
         bar = tqdm(as_completed(futures), total=len(futures), disable=not ctx.progress, unit="run",
                    desc=f"train runs, {jobs} at a time")

@@ -168,28 +168,52 @@ def _short_run_in_worker(preset: Any, data_root: Path, work_dir: Path, beats_dir
 
 
 def train_in_parallel(ctx: recipe.Context, runs: Sequence[tuple[str, dict[str, Any]]] | None = None, *,
-                      seed: int = 0, jobs: int = 2) -> None:
+                      seed: int = 0, jobs: int = 2, students: Sequence[str] = ()) -> None:
     """Train (and score) short runs ``[(mode, changes), ...]`` (default: :data:`NOTEBOOK_RUNS`)
-    ``jobs`` at a time in worker processes, so that the notebooks only load them. Everything
-    they share (the supervised student they start from, the teacher's outputs, the embeddings)
-    is made first, in this process. Used by ``dualkd course`` (notebook 00)."""
+    ``jobs`` at a time in worker processes, so that the notebooks only load them.
+
+    One pool does it all: first the finished supervised student every short run starts from,
+    then the other full students of ``students`` (``dualkd course``: every mode, costliest
+    first), and the short runs are queued the moment the supervised student is done. So no core
+    waits while the last full student trains, as it would with two pools in a row. Each run is
+    the one :func:`recipe.run_metrics` or :func:`short_run` makes in this process (same seed,
+    same numbers); finished runs are loaded, not trained again. What the runs share (the
+    teacher's outputs, the embeddings) is made first, in this process. Used by ``dualkd course``
+    (notebook 00).
+    """
     import multiprocessing
     import os
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     from tqdm.auto import tqdm
 
+    from dualkd_lib.distill import MODE_TERMS
+
+    unknown = sorted(set(students) - set(STUDENT_MODES))
+    if unknown:
+        raise ValueError(f"Unknown student mode(s) {unknown}; choose among {list(STUDENT_MODES)}.")
     runs = [(m, c) for _, m, c in NOTEBOOK_RUNS] if runs is None else list(runs)
-    recipe.run_metrics(ctx, "student", "supervised", seed)  # the start of every run, and its kept weights
+    others = sorted(dict.fromkeys(m for m in students if m != "supervised"), key=lambda m: -len(MODE_TERMS[m]))
+    others = [m for m in others if not recipe.student_checkpoint(ctx, m, seed).is_file()]
     ctx.training_datasets(with_teacher=True, with_embeddings=True)
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    where = (ctx.preset, ctx.data_root, ctx.work_dir, ctx.beats_dir)
     with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_short_run_in_worker, ctx.preset, ctx.data_root, ctx.work_dir, ctx.beats_dir,
-                               mode, dict(changes), seed, threads) for mode, changes in runs]
-        bar = tqdm(as_completed(futures), total=len(futures), disable=not ctx.progress, unit="run",
-                   desc=f"the notebooks' short runs, {jobs} at a time")
-        for future in bar:
-            bar.set_postfix_str(f"done: {future.result()}")  # re-raises a worker's error here
+        first = pool.submit(recipe.train_run_in_worker, *where, "student", "supervised", seed, threads)
+        pending = {first, *(pool.submit(recipe.train_run_in_worker, *where, "student", m, seed, threads)
+                            for m in others)}
+        bar = tqdm(total=len(pending) + len(runs), disable=not ctx.progress, unit="run",
+                   desc=f"the notebooks' students and short runs, {jobs} at a time")
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()  # re-raises a worker's error here
+                bar.update(1)
+                bar.set_postfix_str(f"done: {result if isinstance(result, str) else 'student ' + result[1]}")
+                if future is first:  # the short runs start from its weights
+                    pending |= {pool.submit(_short_run_in_worker, *where, mode, dict(changes), seed, threads)
+                                for mode, changes in runs}
+        bar.close()
 
 
 @torch.no_grad()

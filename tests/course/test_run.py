@@ -84,38 +84,52 @@ def test_run_course_prints_timings_then_the_ablation_table(tmp_path: Path, monke
     assert printed.index("**total**") < printed.index("| student (dual) | 0.5 |")
 
 
-def test_prepare_models_runs_notebook_08s_ablation_once_outside_the_kernel(tmp_path: Path, monkeypatch) -> None:
+def test_prepare_models_trains_in_one_pool_then_runs_notebook_08s_ablation_outside_the_kernel(
+        tmp_path: Path, monkeypatch) -> None:
     from dualkd_lib import recipe
+    from dualkd_lib.distill import STUDENT_MODES
 
-    seen = {}
+    seen, calls = {}, []
 
     class FakeContext:
+        def training_datasets(self, *, with_teacher, with_embeddings):
+            calls.append(("shared inputs", with_teacher, with_embeddings))
+
         @classmethod
         def create(cls, preset, *, data_root, work_dir):
             seen["create"] = (preset, data_root, work_dir)
-            return "ctx"
+            seen["ctx"] = cls()
+            return seen["ctx"]
 
     def fake_ablation(ctx, *, seeds, out_dir, jobs):
+        calls.append("ablation")
         seen["ablation"] = (ctx, list(seeds), out_dir, jobs)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "ablation.json").write_text(json.dumps({"stage_seconds_this_call": {"teacher": 12.5}}))
         return "| table |"
 
+    def fake_pool(ctx, *, jobs, students):
+        calls.append("pool")
+        seen["pool"] = (ctx, jobs, tuple(students))
+
     from dualkd_lib.teaching import learner_runs
 
     monkeypatch.setattr(recipe, "Context", FakeContext)
     monkeypatch.setattr(recipe, "run_ablation", fake_ablation)
-    monkeypatch.setattr(learner_runs, "train_in_parallel", lambda ctx, *, jobs: seen.update(short=(ctx, jobs)))
+    monkeypatch.setattr(learner_runs, "train_in_parallel", fake_pool)
     monkeypatch.setattr(run, "default_data_root", lambda preset: tmp_path / "data" / "generated" / preset)
     monkeypatch.setattr(run, "default_work_dir", lambda preset: tmp_path / "data" / "cache" / preset)
     monkeypatch.delenv(DATA_ROOT_ENV_VAR, raising=False)
     seconds = run.prepare_models("tiny", jobs=2)
-    assert list(seconds) == ["data", "teacher", "learner runs", "total"] and seconds["teacher"] == 12.5
-    assert seen["short"] == ("ctx", 2)  # the experiments' short runs too, after the ablation
+    assert list(seconds) == ["data", "features, embeddings, teacher outputs", "students and short runs, 2 at a time",
+                             "teacher", "total"] and seconds["teacher"] == 12.5
+    # the shared inputs first, then every student and the short runs in one pool, then the table
+    assert calls == [("shared inputs", True, True), "pool", "ablation"]
+    assert seen["pool"] == (seen["ctx"], 2, tuple(STUDENT_MODES))
     assert seconds["total"] >= seconds["data"] >= 0
     # the same data, cache and ablation folder as notebooks 01-08 (seed 0)
     assert seen["create"] == ("tiny", tmp_path / "data" / "generated" / "tiny", tmp_path / "data" / "cache" / "tiny")
-    assert seen["ablation"] == ("ctx", [0], tmp_path / "data" / "cache" / "tiny" / "ablation", 2)
+    assert seen["ablation"] == (seen["ctx"], [0], tmp_path / "data" / "cache" / "tiny" / "ablation", 2)
     monkeypatch.setenv(DATA_ROOT_ENV_VAR, str(tmp_path / "my_desed"))
     run.prepare_models("desed", jobs=1)
     assert seen["create"][1] == tmp_path / "my_desed"  # the notebooks' DUALKD_DATA_ROOT, not the default

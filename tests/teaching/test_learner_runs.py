@@ -121,9 +121,21 @@ def test_the_notebooks_experiments_ask_for_the_runs_dualkd_course_prepares() -> 
 
 def test_train_in_parallel_makes_the_runs_that_short_run_then_loads(ctx: recipe.Context) -> None:
     runs = [("kd", {"w_kd": 2.0}), ("eefd", {"eefd_kind": "mse+cosine"})]
-    learner_runs.train_in_parallel(ctx, runs, jobs=2)
+    learner_runs.train_in_parallel(ctx, runs, jobs=2, students=("takd",))
     for mode, changes in runs:
         run = learner_runs.short_run(ctx, mode, **changes)
         assert (run.path.parent / "validation.json").is_file()
         stamp = run.path.stat().st_mtime_ns
         assert learner_runs.short_run(ctx, mode, **changes).path.stat().st_mtime_ns == stamp
+    # the full students of the same pool: trained and scored, so the ablation only loads them
+    for mode in ("supervised", "takd"):
+        final = recipe.student_checkpoint(ctx, mode, 0)
+        assert final.is_file() and (final.parent / "metrics.json").is_file()
+        stamp = final.stat().st_mtime_ns
+        recipe.run_metrics(ctx, "student", mode, 0)
+        assert final.stat().st_mtime_ns == stamp
+
+
+def test_train_in_parallel_refuses_an_unknown_student_mode(ctx: recipe.Context) -> None:
+    with pytest.raises(ValueError, match="Unknown student mode.*'distilled'"):
+        learner_runs.train_in_parallel(ctx, [], jobs=1, students=("distilled",))
