@@ -45,6 +45,14 @@ VARIANTS = {
     "cos675-prior": {"lr_decay": "cosine", "max_steps": 675, "_head_bias": "prior"},
     "cos675-lr6e-3-prior": {"lr_decay": "cosine", "max_steps": 675, "lr": 6e-3, "_head_bias": "prior"},
     "prior": {"_head_bias": "prior"},
+    # plateau probes (2026-12-04): the consistency term, mixup and the batch's share of strong clips at half the steps
+    "cos675-nocons": {"lr_decay": "cosine", "max_steps": 675, "cons_max": 0.0},
+    "cos675-prior-nocons": {"lr_decay": "cosine", "max_steps": 675, "cons_max": 0.0, "_head_bias": "prior"},
+    "cos675-prior-cons0.5": {"lr_decay": "cosine", "max_steps": 675, "cons_max": 0.5, "_head_bias": "prior"},
+    "cos675-prior-cons1200": {"lr_decay": "cosine", "max_steps": 675, "cons_rampup_steps": 1200, "_head_bias": "prior"},
+    "cos675-prior-strong16": {"lr_decay": "cosine", "max_steps": 675, "batch_sizes": (16, 8, 8), "_head_bias": "prior"},
+    "cos675-prior-nocons-strong16": {"lr_decay": "cosine", "max_steps": 675, "cons_max": 0.0, "batch_sizes": (16, 8, 8),
+                                     "_head_bias": "prior"},
     **{f"takd-{g}": {"takd_gradient": g} for g in ("interpolated", "compensated", "straight_through")},
     "takd-blend0.5": {"takd_blend": 0.5},
     # the unscaled readings at a tenth of the KD weight: compensated at w_kd 0.1 is the
@@ -57,28 +65,20 @@ variant, mode, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
 changes = {**VARIANTS.get(BUDGET, {}), **VARIANTS[variant]}
 head_bias = changes.pop("_head_bias", None)
-if head_bias == "prior":
-    # Probe, not (yet) the library's: start the strong head at the strong split's frame prior,
-    # bias = logit(mean active share of a class's frames; course preset, seed 0: 0.073 -> -2.5,
-    # from soundscapes.tsv), instead of logit 0 = p 0.5, so the
-    # first hundreds of steps are not spent pushing every frame down to "silent" (Lin et al.,
-    # focal loss, "prior initialisation"). Applied to every model the run builds (the student).
-    from dualkd_lib import models
-
-    _init = models.SECRNN.__init__
-
-    def _init_with_prior(self, cfg, *, seed=None):  # noqa: ANN001
-        _init(self, cfg, seed=seed)
-        with torch.no_grad():
-            self.strong_head.bias.fill_(float(os.environ.get("PRIOR_LOGIT", "-2.5")))
-
-    models.SECRNN.__init__ = _init_with_prior
-preset = dataclasses.replace(C, student_train=dataclasses.replace(C.student_train, **changes))
+# the strong head's bias at the strong split's frame prior, logit(mean active share of a class's frames;
+# course preset, seed 0: 0.073 -> -2.5, from soundscapes.tsv), instead of PyTorch's random init around
+# p 0.5 (CRNNConfig.strong_head_bias; Lin et al., focal loss, "prior initialisation")
+student = C.student if head_bias is None else dataclasses.replace(
+    C.student, strong_head_bias=float(os.environ.get("PRIOR_LOGIT", "-2.5")))
+preset = dataclasses.replace(C, student=student, student_train=dataclasses.replace(C.student_train, **changes))
 work = Path("data/experiments") / f"budget-{variant}{'-' + BUDGET if BUDGET else ''}"
 if not (work / "scaler.pt").is_file():
     work.mkdir(parents=True, exist_ok=True)
     shutil.copytree("data/cache/course/features", work / "features", dirs_exist_ok=True)
     shutil.copy2("data/cache/course/scaler.pt", work / "scaler.pt")
+    for shared in ("teacher_outputs", "embedding", "embeddings", "runs/teacher-seed0"):  # made once, read by all
+        if Path("data/cache/course", shared).is_dir():
+            shutil.copytree(Path("data/cache/course", shared), work / shared, dirs_exist_ok=True)
 ctx = recipe.Context.create(preset, work_dir=work, progress=False)
 t = time.time()
 metrics = recipe.run_metrics(ctx, "student", mode, seed)

@@ -116,6 +116,12 @@ class CRNNConfig:
             training step).
         embedding_distill_dim: output dimension of the embedding distillation layer
             (``embedding_head``); 0 = no such layer.
+        strong_head_bias: the frame classifier's initial bias, a logit for every class
+            (``None``: PyTorch's random initialisation). A prior of ``logit(p)``, with ``p`` the
+            share of active frames in the strong labels (course: about 0.073, logit -2.5),
+            starts the model at "mostly silent" instead of at p = 0.5, so the first hundreds
+            of steps are not spent pushing every frame down (Lin et al., 2017, focal loss:
+            "prior initialisation"). It changes the start only, not the model.
 
     Taught in notebooks 03 and 05.
     """
@@ -139,6 +145,7 @@ class CRNNConfig:
     se_bias: bool = False
     se_activation: Literal["relu", "silu"] = "relu"
     se_first_block: int = 0
+    strong_head_bias: float | None = None
 
     def __post_init__(self) -> None:
         _check_conv_stack(self.n_mels, self.channels, self.pooling, "CRNNConfig")
@@ -150,6 +157,9 @@ class CRNNConfig:
                 f"(0 to {len(self.channels) - 1})."
             )
         _check_positive(self, ("kernel_size", "rnn_hidden", "rnn_layers", "n_classes", "se_reduction"))
+        if self.strong_head_bias is not None and not math.isfinite(self.strong_head_bias):
+            raise ValueError(f"CRNNConfig.strong_head_bias={self.strong_head_bias} must be a finite logit "
+                             "(or None for PyTorch's initialisation).")
         if self.kernel_size % 2 != 1:
             raise ValueError(f"CRNNConfig.kernel_size={self.kernel_size} must be odd so padding keeps the size.")
         if not 0.0 <= self.dropout < 1.0:

@@ -66,6 +66,8 @@ class _CRNNBase(nn.Module):
             self.rnn = nn.GRU(d, cfg.rnn_hidden, num_layers=cfg.rnn_layers, batch_first=True, bidirectional=True)
             self.dropout = nn.Dropout(cfg.dropout)
             self.strong_head = nn.Linear(2 * cfg.rnn_hidden, cfg.n_classes)
+            if cfg.strong_head_bias is not None:  # start at the frame prior (CRNNConfig.strong_head_bias)
+                nn.init.constant_(self.strong_head.bias, cfg.strong_head_bias)
             self.attention_head = nn.Linear(2 * cfg.rnn_hidden, cfg.n_classes) if cfg.attention else None
             # The embedding distillation layer (EEFD): CNN features -> embedding space, per frame.
             self.embedding_head = (

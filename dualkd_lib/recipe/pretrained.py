@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from dualkd_lib import layout
 from dualkd_lib.config import Preset
+from dualkd_lib.train.checkpoint import config_diffs, field_defaults
 
 if TYPE_CHECKING:  # a type name only: at run time the Context imports this module, not the reverse
     from dualkd_lib.recipe.context import Context
@@ -58,12 +59,17 @@ def bundle_dir(preset_name: str, root: str | Path | None = None) -> Path:
     return base / preset_name
 
 
+def _config_objects(preset: Preset) -> dict[str, Any]:
+    """The configs a bundle is made with, by name: what its manifest records and must match."""
+    return {"embedding": preset.embedding, "pretrain": preset.pretrain, "teacher": preset.teacher,
+            "teacher_train": preset.teacher_config(0), "features": preset.features}
+
+
 def _configs(preset: Preset) -> dict[str, Any]:
     import dataclasses
 
-    return {"embedding": dataclasses.asdict(preset.embedding), "pretrain": dataclasses.asdict(preset.pretrain),
-            "teacher": dataclasses.asdict(preset.teacher), "teacher_train": preset.teacher_config(0).to_dict(),
-            "features": dataclasses.asdict(preset.features)}
+    return {key: config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+            for key, config in _config_objects(preset).items()}
 
 
 def _jsonable(value: Any) -> Any:
@@ -90,11 +96,12 @@ def check_bundle(preset: Preset, root: str | Path | None = None) -> list[str]:
         elif sha256(path) != manifest["files"].get(name):
             problems.append(f"{name} does not match its sha256 in the manifest (corrupt or replaced)")
     want = _jsonable(_configs(preset))
-    for key, value in want.items():
-        if manifest.get("configs", {}).get(key) != value:
-            old = manifest.get("configs", {}).get(key) or {}
-            fields = sorted(k for k in set(old) | set(value) if old.get(k) != value.get(k))
-            problems.append(f"stale for today's {key} config (differs in: {', '.join(fields)}); "
+    for key, config in _config_objects(preset).items():
+        # a field added since (absent from the manifest) counts as its default, which keeps the old behaviour
+        diffs = config_diffs(manifest.get("configs", {}).get(key) or {}, want[key],
+                             defaults=_jsonable(field_defaults(config)))
+        if diffs:
+            problems.append(f"stale for today's {key} config (differs in: {'; '.join(diffs)}); "
                             f"retrain with `dualkd pretrain --preset {preset.name} --overwrite`")
     return problems
 

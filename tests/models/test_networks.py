@@ -195,3 +195,24 @@ def test_se_first_block_leaves_the_earlier_blocks_without_attention() -> None:
     assert out.strong.shape[-1] == 8
     with pytest.raises(ValueError, match="se_first_block"):
         dataclasses.replace(M.TINY_STUDENT, se_first_block=len(M.TINY_STUDENT.channels))
+
+
+def test_strong_head_bias_starts_the_frames_at_the_prior_and_changes_nothing_else() -> None:
+    default = M.SECRNN(SMALL_STUDENT, seed=3)
+    prior = M.SECRNN(dataclasses.replace(SMALL_STUDENT, strong_head_bias=-2.5), seed=3)
+    assert torch.equal(prior.strong_head.bias, torch.full_like(prior.strong_head.bias, -2.5))
+    for (name, a), (_, b) in zip(default.state_dict().items(), prior.state_dict().items()):
+        if name != "strong_head.bias":
+            assert torch.equal(a, b), name  # the same draws: only the bias is set
+    assert not torch.equal(default.strong_head.bias, prior.strong_head.bias)
+    with torch.no_grad():
+        start = prior.eval()(feats()).strong
+        usual = default.eval()(feats()).strong
+    assert float(start.mean()) < 0.2 < float(usual.mean())  # "mostly silent" at step 0
+    # an old checkpoint's config dict (no such field) rebuilds the model of PyTorch's initialisation
+    from dualkd_lib.train import build_model
+
+    old = {k: v for k, v in dataclasses.asdict(SMALL_STUDENT).items() if k != "strong_head_bias"}
+    assert build_model("student", old).cfg.strong_head_bias is None
+    with pytest.raises(ValueError, match="strong_head_bias=nan must be a finite logit"):
+        dataclasses.replace(SMALL_STUDENT, strong_head_bias=float("nan"))

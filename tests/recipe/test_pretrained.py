@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,17 @@ def test_a_corrupt_or_stale_bundle_is_refused_with_the_reason(bundle, tmp_path: 
     assert "is not used" in caplog.text and not (tmp_path / "w" / "runs").exists()
     stale = dataclasses.replace(ctx.preset, teacher=dataclasses.replace(ctx.preset.teacher, rnn_hidden=40))
     problems = pretrained.check_bundle(stale, root)
-    assert any("stale for today's teacher config (differs in: rnn_hidden)" in p and "dualkd pretrain" in p
-               for p in problems)
+    assert any("stale for today's teacher config (differs in: rnn_hidden: 32 -> 40)" in p and "dualkd pretrain" in p
+               for p in problems), problems
+    # a config field added after the bundle was made, at its default, keeps the bundle valid
+    manifest = json.loads((root / "tiny" / pretrained.MANIFEST).read_text())
+    del manifest["configs"]["teacher"]["strong_head_bias"]
+    older = tmp_path / "older" / "tiny"
+    shutil.copytree(root / "tiny", older)
+    (older / pretrained.MANIFEST).write_text(json.dumps(manifest))
+    assert pretrained.check_bundle(ctx.preset, older.parent) == []
+    changed = dataclasses.replace(ctx.preset, teacher=dataclasses.replace(ctx.preset.teacher, strong_head_bias=-2.0))
+    assert any("strong_head_bias: None -> -2.0" in p for p in pretrained.check_bundle(changed, older.parent))
     with pytest.raises(FileNotFoundError, match="No pre-trained bundle"):
         pretrained.check_bundle(ctx.preset, tmp_path / "nothing")
 
