@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder (must not exist or be empty)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace a dataset this command generated before")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="worker processes rendering clips (default: 2 with 2+ CPU cores; any value gives the same files)")
 
     p = sub.add_parser("evaluate", help="PSDS1/PSDS2 and F1 of detections or scores against ground truth")
     p.add_argument("--ground-truth", type=Path, required=True, help="strong labels TSV (filename onset offset event_label)")
@@ -224,7 +226,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "make-data":
         from dualkd_lib import recipe
 
-        info = recipe.make_data(args.preset, args.out, seed=args.seed, overwrite=args.overwrite)
+        jobs = args.jobs if args.jobs is not None else recipe.default_jobs()
+        info = recipe.make_data(args.preset, args.out, seed=args.seed, overwrite=args.overwrite, jobs=jobs)
         print(json.dumps({k: info[k] for k in ("clips", "seconds", "clips_per_second") if k in info}, indent=2))
         return 0
     if args.command == "evaluate":

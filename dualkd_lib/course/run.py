@@ -231,10 +231,11 @@ def prepare_models(preset: str, *, jobs: int | None = None) -> dict[str, float]:
 
     start = time.perf_counter()
     data_root = os.environ.get(DATA_ROOT_ENV_VAR) or default_data_root(preset)  # as the notebooks' parameters cell
-    ctx = recipe.Context.create(preset, data_root=Path(data_root), work_dir=default_work_dir(preset))
+    jobs = jobs if jobs is not None else recipe.default_jobs()
+    ctx = recipe.Context.create(preset, data_root=Path(data_root), work_dir=default_work_dir(preset),
+                                data_jobs=jobs)
     seconds = {"data": time.perf_counter() - start}
     out = _ablation_dir(preset)
-    jobs = jobs if jobs is not None else recipe.default_jobs()
     t0 = time.perf_counter()
     ctx.training_datasets(with_teacher=True, with_embeddings=True)  # what every run reads
     seconds["features, embeddings, teacher outputs"] = time.perf_counter() - t0

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +129,63 @@ def _write_wav(path: Path, x: np.ndarray) -> None:
 
 
 
+#: Clips a worker renders per task: small enough for a smooth progress bar, large enough that
+#: sending the events back costs nothing next to the rendering.
+_CHUNK = 25
+
+
+def _render_clips(root: str, name: str, indices: list[int], cfg: GeneratorConfig,
+                  seed: int) -> list[tuple[str, pd.DataFrame]]:
+    """Render and write clips ``indices`` of split ``name``; return ``[(file name, events)]``."""
+    audio_dir = Path(root) / SPLITS[name].audio_dir
+    rows = []
+    for i in indices:
+        wav, ev = generate_clip(clip_rng(seed, name, i), cfg, classes=_forced_classes(cfg, name, i),
+                                domain=cfg.domain(name))
+        fname = _clip_name(name, i)
+        _write_wav(audio_dir / fname, wav)
+        rows.append((fname, ev))
+    return rows
+
+
+def _children_cpu_seconds() -> float:
+    """CPU seconds of this process's finished child processes (the workers of ``jobs > 1``)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def _write_split(root: Path, name: str, cfg: GeneratorConfig, seed: int, pool: ProcessPoolExecutor | None,
+                 progress: bool) -> dict:
+    """Write split ``name``'s audio (in ``pool``'s workers when given) and its tables."""
+    sp = SPLITS[name]
+    n_clips = cfg.n_clips(name)
+    if cfg.ensure_all_classes and sp.kind != "unlabeled" and 0 < n_clips < len(CLASSES):
+        logger.warning("Split %r has %d < %d clips: not every class can occur in it; give it at least "
+                       "%d clips if evaluation needs every class.", name, n_clips, len(CLASSES), len(CLASSES))
+    (root / sp.audio_dir).mkdir(parents=True, exist_ok=True)
+    chunks = [list(range(a, min(a + _CHUNK, n_clips))) for a in range(0, n_clips, _CHUNK)]
+    if pool is None:
+        done = (_render_clips(str(root), name, c, cfg, seed) for c in chunks)
+    else:
+        futures = [pool.submit(_render_clips, str(root), name, c, cfg, seed) for c in chunks]
+        done = (f.result() for f in futures)
+    rows: list[tuple[str, pd.DataFrame]] = []
+    with tqdm(total=n_clips, desc=f"generate {name}", disable=not progress, unit="clip") as bar:
+        for chunk_rows in done:  # in clip order, whichever worker rendered them
+            rows += chunk_rows
+            bar.update(len(chunk_rows))
+    names = [f for f, _ in rows]
+    if sp.kind == "strong":
+        desed_io.write_clip_labels(root / sp.labels, rows, kind="strong")
+    else:
+        if sp.kind == "weak":
+            desed_io.write_clip_labels(root / sp.labels, rows, kind="weak")
+        desed_io.write_clip_labels(root / TRUTH_DIR / f"{name}.tsv", rows, kind="strong")
+    if sp.durations:
+        desed_io.write_clip_durations(root / sp.durations, names, CLIP_SECONDS)
+    return {"n_clips": n_clips, "n_events": int(sum(len(e) for _, e in rows))}
+
+
 def make_dataset(
     out_dir: str | Path,
     cfg: GeneratorConfig = COURSE_GENERATOR,
@@ -133,6 +193,7 @@ def make_dataset(
     *,
     overwrite: bool = False,
     progress: bool = True,
+    jobs: int = 1,
 ) -> dict:
     """Generate all five splits under ``out_dir`` in the DESED layout of ``layout.SPLITS``.
 
@@ -142,10 +203,12 @@ def make_dataset(
     hidden strong truth of the weak and unlabeled splits in
     ``metadata/_generator_truth/<split>.tsv`` (analysis only, never for
     training), and ``generator_info.json`` (config, seed, version, counts,
-    timing: ``seconds``, ``clips_per_second`` (wall clock), ``cpu_seconds``,
-    ``clips_per_cpu_second``; and under ``written`` what was written). Same
+    timing: ``seconds``, ``jobs``, ``clips_per_second`` (wall clock), ``cpu_seconds`` (the
+    workers' included), ``clips_per_cpu_second``; and under ``written`` what was written). Same
     seed and config give byte-identical audio and TSV files
-    (``generator_info.json`` differs only in its timing fields).
+    (``generator_info.json`` differs only in its timing fields), with any ``jobs``: each clip
+    has its own random stream (:func:`clip_rng`), so ``jobs`` worker processes render the
+    same bytes as one.
 
     Refuses (``FileExistsError``) a non-empty ``out_dir`` unless
     ``overwrite=True`` *and* the folder holds a ``generator_info.json``; then it
@@ -157,6 +220,8 @@ def make_dataset(
     if not isinstance(cfg, GeneratorConfig):
         raise ValueError(f"cfg={cfg!r}: give a GeneratorConfig (e.g. TINY_GENERATOR or COURSE_GENERATOR).")
     _check_seed(seed)
+    if int(jobs) < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}.")
     root = Path(out_dir)
     _prepare_out_dir(root, overwrite)
     root.mkdir(parents=True, exist_ok=True)
@@ -172,34 +237,17 @@ def make_dataset(
     info_path = root / INFO_FILENAME
     info_path.write_text(json.dumps(info, indent=1))  # written first: a crashed run can still be cleaned up
 
-    t0, cpu0 = time.perf_counter(), time.process_time()
+    t0, cpu0, children0 = time.perf_counter(), time.process_time(), _children_cpu_seconds()
     splits_info = {}
-    for name, sp in SPLITS.items():
-        n_clips = cfg.n_clips(name)
-        if cfg.ensure_all_classes and sp.kind != "unlabeled" and 0 < n_clips < len(CLASSES):
-            logger.warning("Split %r has %d < %d clips: not every class can occur in it; give it at least "
-                           "%d clips if evaluation needs every class.", name, n_clips, len(CLASSES), len(CLASSES))
-        audio_dir = root / sp.audio_dir
-        audio_dir.mkdir(parents=True, exist_ok=True)
-        rows: list[tuple[str, pd.DataFrame]] = []
-        for i in tqdm(range(n_clips), desc=f"generate {name}", disable=not progress, unit="clip"):
-            wav, ev = generate_clip(clip_rng(seed, name, i), cfg, classes=_forced_classes(cfg, name, i),
-                                    domain=cfg.domain(name))
-            fname = _clip_name(name, i)
-            _write_wav(audio_dir / fname, wav)
-            rows.append((fname, ev))
-        names = [f for f, _ in rows]
-        if sp.kind == "strong":
-            desed_io.write_clip_labels(root / sp.labels, rows, kind="strong")
-        else:
-            if sp.kind == "weak":
-                desed_io.write_clip_labels(root / sp.labels, rows, kind="weak")
-            desed_io.write_clip_labels(root / TRUTH_DIR / f"{name}.tsv", rows, kind="strong")
-        if sp.durations:
-            desed_io.write_clip_durations(root / sp.durations, names, CLIP_SECONDS)
-        splits_info[name] = {"n_clips": n_clips, "n_events": int(sum(len(e) for _, e in rows))}
+    pool = ProcessPoolExecutor(max_workers=int(jobs), mp_context=get_context("spawn")) if jobs > 1 else None
+    try:
+        for name in SPLITS:
+            splits_info[name] = _write_split(root, name, cfg, seed, pool, progress)
+    finally:
+        if pool is not None:
+            pool.shutdown()  # joins the workers, so their CPU time is counted below
     seconds = time.perf_counter() - t0
-    cpu_seconds = time.process_time() - cpu0
+    cpu_seconds = time.process_time() - cpu0 + _children_cpu_seconds() - children0
     n_total = sum(s["n_clips"] for s in splits_info.values())
     info.update(
         complete=True,
@@ -207,6 +255,7 @@ def make_dataset(
         n_clips=n_total,
         audio_hours=round(n_total * CLIP_SECONDS / 3600, 4),
         seconds=round(seconds, 3),
+        jobs=int(jobs),
         clips_per_second=round(n_total / seconds, 2) if seconds > 0 else None,
         cpu_seconds=round(cpu_seconds, 3),
         clips_per_cpu_second=round(n_total / cpu_seconds, 2) if cpu_seconds > 0 else None,

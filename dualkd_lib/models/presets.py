@@ -88,6 +88,10 @@ COURSE_STUDENT = CRNNConfig(
     tfwse=True,
     se_reduction=4,
     embedding_distill_dim=128,
+    # the strong split's frame prior, logit(0.073): the student starts "mostly silent" and
+    # leaves the all-zeros plateau about 300 steps earlier (measured, docs/results/
+    # faithful-experiment-progress.md, session of 2026-12-04, morning)
+    strong_head_bias=-2.5,
 )
 
 #: Course embedding model (the BEATs stand-in): wider late blocks (256 channels), 128-d

@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 
 
 def make_data(preset: str | Preset | None, out: str | Path, *, seed: int = 0, overwrite: bool = False,
-              progress: bool = True) -> dict:
-    """Generate the preset's DESED-like dataset into ``out`` (``dualkd make-data``).
+              progress: bool = True, jobs: int = 1) -> dict:
+    """Generate the preset's DESED-like dataset into ``out`` (``dualkd make-data``), ``jobs``
+    worker processes at a time (the same bytes for any ``jobs``).
 
     Never overwrites silently: an existing non-empty folder raises
     ``FileExistsError`` unless ``overwrite=True`` and the folder holds a dataset
@@ -46,7 +47,7 @@ def make_data(preset: str | Preset | None, out: str | Path, *, seed: int = 0, ov
             f"The {p.name!r} preset reads the real DESED dataset and generates nothing; "
             "use --preset tiny or --preset course to generate data."
         )
-    return generate.make_dataset(out, p.generator, seed, overwrite=overwrite, progress=progress)
+    return generate.make_dataset(out, p.generator, seed, overwrite=overwrite, progress=progress, jobs=jobs)
 
 
 def data_present(root: str | Path) -> bool:
@@ -126,8 +127,9 @@ class Context:
     @classmethod
     def create(cls, preset: str | Preset | None = None, *, data_root: str | Path | None = None,
                work_dir: str | Path | None = None, make_data_if_missing: bool = True,
-               progress: bool = True) -> "Context":
-        """Context for ``preset``; generates the default data (seed 0) if they are missing.
+               progress: bool = True, data_jobs: int = 1) -> "Context":
+        """Context for ``preset``; generates the default data (seed 0) if they are missing,
+        ``data_jobs`` worker processes at a time.
 
         ``data_root`` defaults to ``data/generated/<preset>``; ``work_dir`` to
         ``data/cache/<preset>``. For the ``desed`` preset ``data_root`` must
@@ -144,7 +146,7 @@ class Context:
                     f"--data folder (dualkd make-data --preset {p.name} --out DIR makes one)."
                 )
             log.info("No data in %s: generating the %s dataset (seed 0).", root, p.name)
-            make_data(p, root, seed=0, progress=progress)
+            make_data(p, root, seed=0, progress=progress, jobs=data_jobs)
         work = Path(work_dir) if work_dir else layout.default_work_dir(p.name)
         work.mkdir(parents=True, exist_ok=True)
         return cls(p, root.resolve(), work.resolve(), progress)

@@ -33,7 +33,7 @@ from dualkd_lib.train import COSMETIC_CHANGES, TrainConfig, load_checkpoint, loa
 
 #: Steps of a short run per preset: a few minutes on a laptop for a pair of runs on ``course``,
 #: and in every preset a fraction of the full student runs (so a short run is shorter).
-SHORT_RUN_STEPS: dict[str, int] = {"tiny": 3, "course": 150, "desed": 500}
+SHORT_RUN_STEPS: dict[str, int] = {"tiny": 3, "course": 100, "desed": 500}
 #: TrainConfig fields a short run sets through its own arguments, not through ``changes``.
 _SET_BY_ARGUMENTS: tuple[str, ...] = ("mode", "seed", "max_steps", "epochs")
 

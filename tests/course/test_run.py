@@ -96,8 +96,9 @@ def test_prepare_models_trains_in_one_pool_then_runs_notebook_08s_ablation_outsi
             calls.append(("shared inputs", with_teacher, with_embeddings))
 
         @classmethod
-        def create(cls, preset, *, data_root, work_dir):
+        def create(cls, preset, *, data_root, work_dir, data_jobs):
             seen["create"] = (preset, data_root, work_dir)
+            seen["data_jobs"] = data_jobs
             seen["ctx"] = cls()
             return seen["ctx"]
 
@@ -129,6 +130,7 @@ def test_prepare_models_trains_in_one_pool_then_runs_notebook_08s_ablation_outsi
     assert seconds["total"] >= seconds["data"] >= 0
     # the same data, cache and ablation folder as notebooks 01-08 (seed 0)
     assert seen["create"] == ("tiny", tmp_path / "data" / "generated" / "tiny", tmp_path / "data" / "cache" / "tiny")
+    assert seen["data_jobs"] == 2, "missing data are generated on every core the pool uses"
     assert seen["ablation"] == (seen["ctx"], [0], tmp_path / "data" / "cache" / "tiny" / "ablation", 2)
     monkeypatch.setenv(DATA_ROOT_ENV_VAR, str(tmp_path / "my_desed"))
     run.prepare_models("desed", jobs=1)

@@ -51,6 +51,17 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
     assert all(ha[k] != hc[k] for k in wavs), "another seed must give other clips"
 
 
+def test_worker_processes_write_the_same_files_in_the_same_order(tmp_path: Path) -> None:
+    cfg = dataclasses.replace(SMALL, n_strong=27)  # two chunks of clips in the strong split
+    one = gen.make_dataset(tmp_path / "one", cfg, seed=5, progress=False)
+    two = gen.make_dataset(tmp_path / "two", cfg, seed=5, progress=False, jobs=2)
+    assert _hashes(tmp_path / "one") == _hashes(tmp_path / "two")
+    assert (one["jobs"], two["jobs"]) == (1, 2) and one["splits"] == two["splits"]
+    assert two["cpu_seconds"] > 0.5 * one["cpu_seconds"], "the workers' CPU time is counted"
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        gen.make_dataset(tmp_path / "none", cfg, seed=5, progress=False, jobs=0)
+
+
 def test_clip_does_not_depend_on_generation_order(tiny_dataset: tuple[Path, dict]) -> None:
     root, _ = tiny_dataset
     audio_dir, _, _ = split_paths(root, "validation")
