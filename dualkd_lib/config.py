@@ -153,15 +153,16 @@ COURSE = Preset(
     # The small student learns slowly from labels alone: a higher learning rate with a
     # short warm-up (measured: lr 1e-3 with 200 warm-up steps left every mode at PSDS 0;
     # 450 steps left the supervised student at PSDS 0, 1,350 made it a working SED system).
-    # Nine passes over the strong split in half those steps (675 steps of 16 strong + 8 weak
-    # + 8 unlabelled clips, cosine decay; the student's head starts at the frame prior, see
-    # COURSE_STUDENT): the five students of `make course` fit its 20 minutes, and the
-    # supervised student keeps 55 % of the teacher's PSDS over three seeds (measured, 2026-12-04).
+    # Half those steps see as many strong clips: 675 steps of 16 strong + 8 weak + 8 unlabelled
+    # clips (nine passes over the strong split, 4.5 over the others), cosine decay, the head
+    # starting at the frame prior (COURSE_STUDENT): the five students of `make course` fit its
+    # 20 minutes, and the supervised student keeps 55 % of the teacher's PSDS over three seeds
+    # (measured, 2026-12-04; docs/results/faithful-experiment-progress.md).
     # TAKD is the blended reading, one consistency target 0.5 mean student + 0.5 teacher
     # (measured at 1,350 steps, seed 0: .421/.705 on evaluation, against .385/.648 for the interpolated
     # gradient, which equals the supervised student, and 0/0 for the unscaled gradients).
-    student_train=dataclasses.replace(_COURSE_TRAIN, lr=3e-3, lr_rampup_steps=50, epochs=9, takd_blend=0.5,
-                                      batch_sizes=(16, 8, 8), lr_decay="cosine"),
+    student_train=dataclasses.replace(_COURSE_TRAIN, lr=3e-3, lr_rampup_steps=50, epochs=9, max_steps=675,
+                                      takd_blend=0.5, batch_sizes=(16, 8, 8), lr_decay="cosine"),
 )
 
 DESED = Preset(
