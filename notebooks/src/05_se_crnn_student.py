@@ -104,6 +104,27 @@ plt.show()
 # So the course student uses ReLU; the `desed` preset keeps context gating. Print
 # `CFG.student.activation` to see which one your preset uses.
 #
+# **A second choice: the frame classifier starts at the prior.** PyTorch initialises the
+# strong head's bias around 0, so a fresh student says "probability one half" for every class in
+# every frame, while most frames are silent for most classes. Its first hundreds of steps then go
+# into pushing every output down: the *all-zeros plateau*, where the student predicts nothing and
+# detects no event at all. The `course` preset starts the bias at the logit of the strong labels' share of
+# active frames instead (`CFG.student.strong_head_bias`; Lin et al., 2017, call it "prior
+# initialisation"). It changes where training starts, not the model. The next cell measures the
+# share and compares the two starts on a few strong clips.
+
+# %%
+strong_split = ctx.split("strong")
+active = float(strong_split.strong.mean())  # share of (clip, class, frame) cells that are active
+print(f"active frames in the strong labels: {active:.3f}, as a logit {np.log(active / (1 - active)):+.2f}; "
+      f"the preset's strong_head_bias: {CFG.student.strong_head_bias}")
+starts = {"PyTorch's initialisation": dataclasses.replace(CFG.student, strong_head_bias=None), "the preset's": CFG.student}
+with torch.no_grad():
+    for name, student_cfg in starts.items():
+        fresh = models.SECRNN(student_cfg, seed=SEED).eval()
+        print(f"{name:>25}: mean frame probability of a fresh student {float(fresh(strong_split.features[:8]).strong.mean()):.3f}")
+
+# %% [markdown]
 # ### Think!
 #
 # The student has far fewer parameters than MACs would suggest, and vice versa for the GRU.
