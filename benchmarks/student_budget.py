@@ -53,11 +53,12 @@ VARIANTS = {
     "cos675-prior-strong16": {"lr_decay": "cosine", "max_steps": 675, "batch_sizes": (16, 8, 8), "_head_bias": "prior"},
     "cos675-prior-nocons-strong16": {"lr_decay": "cosine", "max_steps": 675, "cons_max": 0.0, "batch_sizes": (16, 8, 8),
                                      "_head_bias": "prior"},
-    **{f"takd-{g}": {"takd_gradient": g} for g in ("interpolated", "compensated", "straight_through")},
+    # the readings of TAKD: a gradient through the mean student (no blended target), or the blended target
+    **{f"takd-{g}": {"takd_gradient": g, "takd_blend": None} for g in ("interpolated", "compensated", "straight_through")},
     "takd-blend0.5": {"takd_blend": 0.5},
     # the unscaled readings at a tenth of the KD weight: compensated at w_kd 0.1 is the
     # interpolated gradient at w_kd 0.1 / (1 - 0.99) = 10 (at w_kd 1 both unscaled readings stall)
-    **{f"takd-{g}-wkd0.1": {"takd_gradient": g, "w_kd": 0.1} for g in ("compensated", "straight_through")},
+    **{f"takd-{g}-wkd0.1": {"takd_gradient": g, "takd_blend": None, "w_kd": 0.1} for g in ("compensated", "straight_through")},
 }
 BUDGET = os.environ.get("BUDGET", "")  # a budget variant under a TAKD reading, e.g. BUDGET=b4cos
 

@@ -186,9 +186,10 @@ binary_kd_loss = exercises.check("6.2", binary_kd_loss)
 # The paper's equations were not available to us: these are our readings, and the course
 # measured them side by side rather than picking one by taste. **The course's presets use the
 # blended target with λ = 0.5** (`CFG.student_train.takd_blend`), because it was the only reading
-# that helped the student. Each of these runs takes 15-30 minutes on a laptop CPU, so the next
-# cell prints them from the course's record (`dualkd_lib.teaching.measured`: the course preset, the
-# evaluation split, the weights chosen on validation, and the command that reruns each row):
+# that helped the student. They were measured once, with the course's earlier and longer training
+# budget (the record's first line says which), and the next cell prints them from the course's
+# record (`dualkd_lib.teaching.measured`: the evaluation split, the weights chosen on validation,
+# and the command that reruns each row):
 
 # %%
 print(measured.read("takd_readings")["what"])
