@@ -186,10 +186,9 @@ binary_kd_loss = exercises.check("6.2", binary_kd_loss)
 # The paper's equations were not available to us: these are our readings, and the course
 # measured them side by side rather than picking one by taste. **The course's presets use the
 # blended target with λ = 0.5** (`CFG.student_train.takd_blend`), because it was the only reading
-# that helped the student. They were measured once, with the course's earlier and longer training
-# budget (the record's first line says which), and the next cell prints them from the course's
-# record (`dualkd_lib.teaching.measured`: the evaluation split, the weights chosen on validation,
-# and the command that reruns each row):
+# that helped the student. Each of these runs takes several minutes on a laptop CPU, so the next
+# cell prints them from the course's record (`dualkd_lib.teaching.measured`: the course preset, the
+# evaluation split, the weights chosen on validation, and the command that reruns each row):
 
 # %%
 print(measured.read("takd_readings")["what"])
@@ -198,10 +197,10 @@ measured.table("takd_readings").round(3)
 # %% [markdown]
 # Read the table against its first row. The interpolated gradient is too weak to matter: it
 # scores like the student that never saw the teacher. The unscaled gradients, computed at the
-# lagging mean student's weights, keep the student on the all-zeros plateau at full weight
-# and still hurt it at a tenth of the weight. Only the blended target, where the teacher enters
-# the *target* rather than the gradient path, lifts the student. Notebook 08's ablation runs
-# it over several seeds.
+# lagging mean student's weights, keep the student on the all-zeros plateau at full weight,
+# and at a tenth of the weight they do no better than the student without a teacher. Only the
+# blended target, where the teacher enters the *target* rather than the gradient path, lifts the
+# student. One seed each: notebook 08's ablation runs the blended target over three.
 #
 # The mean student itself is the slow, stable partner of the teacher; the student's own noise
 # never reaches the KD target directly. The consistency term (MSE between student and mean
