@@ -245,7 +245,8 @@ def make_dataset(
             splits_info[name] = _write_split(root, name, cfg, seed, pool, progress)
     finally:
         if pool is not None:
-            pool.shutdown()  # joins the workers, so their CPU time is counted below
+            # joins the workers (their CPU time is counted below); after an error, drops what is queued
+            pool.shutdown(cancel_futures=True)
     seconds = time.perf_counter() - t0
     cpu_seconds = time.process_time() - cpu0 + _children_cpu_seconds() - children0
     n_total = sum(s["n_clips"] for s in splits_info.values())
