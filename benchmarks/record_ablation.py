@@ -7,11 +7,6 @@ was trained later or on another machine), and says so in the record's ``filled_i
 
     .venv/bin/python benchmarks/record_ablation.py WORK_DIR [--data DATA_ROOT] [--seeds 3] [--machine "2 cores, ..."]
     .venv/bin/python benchmarks/record_ablation.py WORK_DIR --fill-missing
-    .venv/bin/python benchmarks/record_ablation.py WORK_DIR --carry-over "teacher CRNN without embeddings" --why "..."
-
-With ``--carry-over`` it writes a new record from the work folder and copies the named teacher or
-probe rows from the existing one (their runs unchanged by what changed; ``--why`` says how that
-was checked), named in the record's ``carried_over``.
 """
 import argparse
 import datetime
@@ -75,29 +70,6 @@ def filled_in(old: dict, new: dict, work_dir: Path, machine: str) -> dict:
     return old
 
 
-def carried_over(old: dict, new: dict, readings: list[str], why: str) -> dict:
-    """``new`` with the rows ``readings`` copied from ``old``, for rows this work folder has none of
-    (a row whose runs are unchanged by the change that made ``new``, ``why`` says how that was
-    checked); the record names them under ``carried_over``. Rows with curves (students) are refused:
-    their curves and scores would come from two trainings."""
-    old_rows = {r["reading"]: r for r in old["rows"]}
-    have = {r["reading"] for r in new["rows"]}
-    for reading in readings:
-        if reading not in old_rows:
-            raise SystemExit(f"--carry-over: the record has no row {reading!r}; it has {sorted(old_rows)}")
-        if reading in have:
-            raise SystemExit(f"--carry-over: this work folder has runs of {reading!r}; record them, do not carry them")
-        if reading.startswith("student ("):
-            raise SystemExit(f"--carry-over: {reading!r} is a student row with curves; train its runs instead")
-    order = [r["reading"] for r in old["rows"]]
-    rows = new["rows"] + [old_rows[r] for r in readings]
-    new["rows"] = sorted(rows, key=lambda r: order.index(r["reading"]) if r["reading"] in order else len(order))
-    new["missing"] = [m for m in new["missing"] if not any(m == r or m.startswith(f"{r} seed ") for r in readings)]
-    new["carried_over"] = [{"reading": r, "seeds": old_rows[r]["seeds"], "from": old["what"], "machine": old["machine"],
-                            "why": why, "date": str(datetime.date.today())} for r in readings]
-    return new
-
-
 def _budget(cfg: train.TrainConfig) -> str:
     """A student's training budget in words: steps, clips per step and the schedule."""
     length = f"{cfg.max_steps} steps" if cfg.max_steps is not None else f"{cfg.epochs} epochs"
@@ -114,10 +86,6 @@ def main() -> None:
                                              f"{torch.backends.cpu.get_cpu_capability()}; one thread per run, two runs at a time")
     parser.add_argument("--fill-missing", action="store_true",
                         help="keep the existing record and add only the runs it lists as missing")
-    parser.add_argument("--carry-over", action="append", default=[], metavar="READING",
-                        help="copy this row (a teacher or the probe) from the existing record, when its runs are "
-                             "unchanged; give --why")
-    parser.add_argument("--why", default="", help="with --carry-over: how it was checked that the row's runs are unchanged")
     args = parser.parse_args()
     ctx = recipe.Context.create(config.COURSE, data_root=args.data, work_dir=args.work_dir, progress=False, make_data_if_missing=False)
     seeds = list(range(args.seeds))
@@ -176,10 +144,6 @@ def main() -> None:
     record["curves"] = curves
     if args.fill_missing:
         record = filled_in(measured.read("ablation_course"), record, args.work_dir, args.machine)
-    if args.carry_over:
-        if not args.why:
-            raise SystemExit("--carry-over needs --why: how you checked that the row's runs are unchanged")
-        record = carried_over(measured.read("ablation_course"), record, args.carry_over, args.why)
     (measured.MEASURED_ROOT / "ablation_course.json").write_text(json.dumps(record, indent=1) + "\n")
     print(measured.table("ablation_course").round(3).drop(columns="command").to_string())
     print("missing:", record["missing"] or "none")

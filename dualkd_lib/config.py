@@ -156,8 +156,9 @@ COURSE = Preset(
     # Half those steps see as many strong clips: 675 steps of 16 strong + 8 weak + 8 unlabelled
     # clips (nine passes over the strong split, 4.5 over the others), cosine decay, the head
     # starting at the frame prior (COURSE_STUDENT): the five students of `make course` fit its
-    # 20 minutes, and the supervised student keeps 55 % of the teacher's PSDS over three seeds
-    # (measured, 2026-12-04; docs/results/faithful-experiment-progress.md).
+    # 20 minutes, and the supervised student keeps 55-58 % of the teacher's PSDS over three seeds
+    # (measured on two machines, 2026-12-04; docs/results/faithful-experiment-progress.md). With
+    # max_steps set, `epochs` is not used (an epoch is the longest split's pass, 150 steps here).
     # TAKD is the blended reading, one consistency target 0.5 mean student + 0.5 teacher
     # (measured at 1,350 steps, seed 0: .421/.705 on evaluation, against .385/.648 for the interpolated
     # gradient, which equals the supervised student, and 0/0 for the unscaled gradients).

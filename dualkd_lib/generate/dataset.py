@@ -220,7 +220,8 @@ def make_dataset(
     if not isinstance(cfg, GeneratorConfig):
         raise ValueError(f"cfg={cfg!r}: give a GeneratorConfig (e.g. TINY_GENERATOR or COURSE_GENERATOR).")
     _check_seed(seed)
-    if int(jobs) < 1:
+    jobs = int(jobs)
+    if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}.")
     root = Path(out_dir)
     _prepare_out_dir(root, overwrite)
@@ -239,7 +240,7 @@ def make_dataset(
 
     t0, cpu0, children0 = time.perf_counter(), time.process_time(), _children_cpu_seconds()
     splits_info = {}
-    pool = ProcessPoolExecutor(max_workers=int(jobs), mp_context=get_context("spawn")) if jobs > 1 else None
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) if jobs > 1 else None
     try:
         for name in SPLITS:
             splits_info[name] = _write_split(root, name, cfg, seed, pool, progress)
@@ -256,7 +257,7 @@ def make_dataset(
         n_clips=n_total,
         audio_hours=round(n_total * CLIP_SECONDS / 3600, 4),
         seconds=round(seconds, 3),
-        jobs=int(jobs),
+        jobs=jobs,
         clips_per_second=round(n_total / seconds, 2) if seconds > 0 else None,
         cpu_seconds=round(cpu_seconds, 3),
         clips_per_cpu_second=round(n_total / cpu_seconds, 2) if cpu_seconds > 0 else None,

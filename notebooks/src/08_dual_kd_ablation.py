@@ -242,8 +242,6 @@ print(record["what"])
 print("machine:", record["machine"])
 if record["missing"]:
     print("not in the record:", ", ".join(record["missing"]))
-for carried in record.get("carried_over", []):  # a row whose runs no change since has touched
-    print(f"carried over from the run before: {carried['reading']} ({carried['why']})")
 recorded = measured.table("ablation_course").drop(columns="command")
 recorded["weights kept"] = [", ".join(w or "-" for w in row["weights"]) for row in record["rows"]]
 recorded.round(3)

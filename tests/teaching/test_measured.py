@@ -69,29 +69,3 @@ def test_record_ablation_fill_missing_adds_only_the_missing_runs() -> None:
     with pytest.raises(SystemExit, match="none of the record's missing runs"):
         mod.filled_in({**out, "missing": ["other seed 4"]}, new, Path("/tmp/w"), "a machine")
 
-
-def test_record_ablation_carry_over_copies_only_unchanged_teacher_rows() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("record_ablation", ROOT / "benchmarks" / "record_ablation.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-
-    def row(reading, seeds, psds1):
-        return {"reading": reading, "seeds": seeds, "psds1": list(psds1), "psds2": list(psds1), "command": "c"}
-
-    old = {"what": "old preset", "machine": "m0", "rows": [row("teacher", [0], [0.5]), row("plain", [0, 1, 2], [0.3, 0.2, 0.4]),
-                                                          row("student (kd)", [0], [0.1])]}
-    new = {"missing": ["plain seed 0", "plain seed 1", "plain seed 2", "student (dual) seed 2"],
-           "rows": [row("teacher", [0], [0.5]), row("student (kd)", [0, 1], [0.2, 0.3])]}
-    out = mod.carried_over(old, new, ["plain"], "configs equal")
-    assert [r["reading"] for r in out["rows"]] == ["teacher", "plain", "student (kd)"], "in the record's order"
-    assert out["rows"][1]["psds1"] == [0.3, 0.2, 0.4] and out["missing"] == ["student (dual) seed 2"]
-    assert out["carried_over"][0]["reading"] == "plain" and out["carried_over"][0]["why"] == "configs equal"
-    fresh = {"missing": [], "rows": [row("plain", [0], [0.9])]}
-    with pytest.raises(SystemExit, match="has runs of 'plain'"):
-        mod.carried_over(old, fresh, ["plain"], "x")
-    with pytest.raises(SystemExit, match="student row"):
-        mod.carried_over(old, {"missing": [], "rows": []}, ["student (kd)"], "x")
-    with pytest.raises(SystemExit, match="no row 'nothing'"):
-        mod.carried_over(old, {"missing": [], "rows": []}, ["nothing"], "x")
