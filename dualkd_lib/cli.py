@@ -263,7 +263,15 @@ def _dispatch(args: argparse.Namespace) -> int:
                                    command=" ".join(["dualkd", *sys.argv[1:]]) if sys.argv[0].endswith("dualkd")
                                    else f"dualkd pretrain --preset {name}")
         print(f"pre-trained bundle: {manifest.parent}")
-        print(json.dumps(json.loads(manifest.read_text())["scores"], indent=2))
+        scores = json.loads(manifest.read_text())["scores"]
+        print(json.dumps(scores, indent=2))
+        shipped = pretrained.bundle_dir(name)
+        if manifest.parent.resolve() != shipped.resolve() and (shipped / pretrained.MANIFEST).is_file():
+            rows = pretrained.compare_with_shipped(scores, pretrained.read_manifest(name))
+            for r in rows:
+                print(f"{r['model']:>12} {r['metric']}: {r['score']:.3f}; shipped seeds {r['mean']:.3f} ± {r['std']:.3f} "
+                      f"({r['seeds']} seeds), band {r['low']:.3f}-{r['high']:.3f}: "
+                      f"{'within' if r['within'] else 'OUTSIDE'}")
         return 0
     if args.command in ("train-teacher", "train-student"):
         from dualkd_lib import recipe

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -177,3 +178,43 @@ def write_bundle(ctx: Context, out_dir: str | Path, *, scores: dict, command: st
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return out / MANIFEST
+
+
+#: the scores a retrained bundle is held against the shipped bundle's seeds on (evaluation split)
+SPREAD_MODELS: tuple[str, ...] = ("teacher", "linear_probe")
+SPREAD_METRICS: tuple[str, ...] = ("psds1", "psds2")
+
+
+def seed_spread(manifest: dict[str, Any]) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """``model -> metric -> (mean, sample std, seeds)`` over the bundle seeds in ``manifest["seed_spread"]``.
+
+    Each of ``manifest["seed_spread"]["runs"]`` is one bundle seed (the stand-in pre-trained from
+    another seed, the teacher trained with another seed) with its evaluation scores; the shipped
+    bundle is one of them. Empty when the manifest records fewer than two seeds. Notebook 03.
+    """
+    runs = (manifest.get("seed_spread") or {}).get("runs") or []
+    if len({r["bundle_seed"] for r in runs}) < 2:
+        return {}
+    out: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for model in SPREAD_MODELS:
+        for metric in SPREAD_METRICS:
+            values = [float(r[model][metric]) for r in runs]
+            out.setdefault(model, {})[metric] = (statistics.mean(values), statistics.stdev(values), len(values))
+    return out
+
+
+def compare_with_shipped(scores: dict[str, Any], manifest: dict[str, Any], *, n_std: float = 2.0) -> list[dict[str, Any]]:
+    """How a retrained bundle's ``scores`` (as ``dualkd pretrain`` writes them) sit in the shipped seeds' spread.
+
+    One row per model and metric: the retrain's evaluation score, the shipped seeds' mean and
+    sample std, the band ``mean ± n_std·std`` and whether the score lies in it. Empty when
+    ``manifest`` records no seed spread. Notebook 03.
+    """
+    rows = []
+    for model, metrics in seed_spread(manifest).items():
+        for metric, (mean, std, n) in metrics.items():
+            score = float(scores[model]["evaluation"][metric])
+            low, high = mean - n_std * std, mean + n_std * std
+            rows.append({"model": model, "metric": metric, "score": score, "mean": mean, "std": std, "seeds": n,
+                         "low": low, "high": high, "within": low <= score <= high})
+    return rows

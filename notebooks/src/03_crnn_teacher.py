@@ -203,6 +203,9 @@ print("largest difference to the model's weak head:", float((mine - weak).abs().
 # command, scores, checksums). The next cell installs them into the cache. Without a shipped
 # bundle (the `tiny` preset) it pre-trains the model first, in seconds. To retrain both yourself:
 # `dualkd pretrain --preset course --out my-bundle` (the manifest below says how long it took).
+# Training differs across CPUs in the last bits of every float, so a retrain does not give the
+# shipped weights back bit for bit. The manifest therefore also records bundles pre-trained with
+# other seeds; the retrain prints where its scores lie against their spread.
 
 # %%
 t0 = time.perf_counter()
@@ -217,6 +220,9 @@ if pretrained.is_shipped(ctx.teacher_path().parent):
     print(f"shipped: made by `{manifest['command']}` with library {manifest['library_version']}; "
           "minutes per stage when it was made:",
           {stage: round(sec / 60, 1) for stage, sec in manifest["stage_seconds"].items()})
+    for model, metrics in pretrained.seed_spread(manifest).items():  # bundles pre-trained with other seeds
+        print(f"{model} over {metrics['psds1'][2]} bundle seeds (evaluation): "
+              + ", ".join(f"{k} {mean:.3f} ± {std:.3f}" for k, (mean, std, _) in metrics.items()))
 val_emb = ctx.embeddings("validation")  # frozen frame embeddings, cached on disk
 print("validation embeddings:", tuple(val_emb.shape), "= [clips, emb_dim, frames]")
 

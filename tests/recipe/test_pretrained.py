@@ -93,3 +93,42 @@ def test_every_bundle_shipped_in_the_package_fits_its_preset(name: str) -> None:
     manifest = json.loads((folder / pretrained.MANIFEST).read_text())
     for key in ("configs", "files", "scores", "command", "library_version", "data_seed"):
         assert key in manifest, f"the manifest of {name!r} has no {key!r}"
+    runs = manifest.get("seed_spread", {}).get("runs", [])
+    if runs:  # the shipped bundle is seed 0 of its own spread, with the scores the manifest states
+        seeds = [r["bundle_seed"] for r in runs]
+        assert len(set(seeds)) == len(seeds) >= 2 and 0 in seeds
+        shipped = runs[seeds.index(0)]
+        assert shipped["pretrain_seed"] == manifest["configs"]["pretrain"]["seed"]
+        for model in pretrained.SPREAD_MODELS:
+            assert shipped[model] == manifest["scores"][model]["evaluation"]
+        assert {r["pretrain_seed"] - r["bundle_seed"] for r in runs} == {shipped["pretrain_seed"]}
+
+
+def _spread_manifest(probe_psds1: list[float]) -> dict:
+    """A manifest whose seed spread has one run per value of ``probe_psds1`` (the other scores fixed)."""
+    runs = [{"bundle_seed": seed, "teacher": {"psds1": 0.5 + 0.01 * seed, "psds2": 0.8},
+             "linear_probe": {"psds1": value, "psds2": 0.6}} for seed, value in enumerate(probe_psds1)]
+    return {"seed_spread": {"runs": runs}}
+
+
+def test_seed_spread_is_mean_and_sample_std_over_the_bundle_seeds() -> None:
+    spread = pretrained.seed_spread(_spread_manifest([0.30, 0.20, 0.25]))
+    mean, std, n = spread["linear_probe"]["psds1"]
+    assert (mean, n) == (pytest.approx(0.25), 3) and std == pytest.approx(0.05)
+    assert spread["teacher"]["psds2"][1] == pytest.approx(0.0)
+    assert pretrained.seed_spread(_spread_manifest([0.3])) == {}  # one seed has no spread
+    assert pretrained.seed_spread({}) == {}
+
+
+def test_a_retrain_is_held_against_the_shipped_seeds_band() -> None:
+    manifest = _spread_manifest([0.30, 0.20, 0.25])  # probe PSDS1 0.25 ± 0.05: band 0.15-0.35 at 2 std
+    retrain = {"teacher": {"evaluation": {"psds1": 0.51, "psds2": 0.8}},
+               "linear_probe": {"evaluation": {"psds1": 0.14, "psds2": 0.6}}}
+    rows = {(r["model"], r["metric"]): r for r in pretrained.compare_with_shipped(retrain, manifest)}
+    assert set(rows) == {(m, k) for m in pretrained.SPREAD_MODELS for k in pretrained.SPREAD_METRICS}
+    assert not rows["linear_probe", "psds1"]["within"]  # 0.14 < 0.15
+    assert rows["linear_probe", "psds1"]["low"] == pytest.approx(0.15)
+    assert rows["teacher", "psds1"]["within"] and rows["linear_probe", "psds2"]["within"]
+    wider = {(r["model"], r["metric"]): r for r in pretrained.compare_with_shipped(retrain, manifest, n_std=3)}
+    assert wider["linear_probe", "psds1"]["within"]  # band 0.10-0.40
+    assert pretrained.compare_with_shipped(retrain, {}) == []
