@@ -132,3 +132,25 @@ def test_a_retrain_is_held_against_the_shipped_seeds_band() -> None:
     wider = {(r["model"], r["metric"]): r for r in pretrained.compare_with_shipped(retrain, manifest, n_std=3)}
     assert wider["linear_probe", "psds1"]["within"]  # band 0.10-0.40
     assert pretrained.compare_with_shipped(retrain, {}) == []
+
+
+def test_dualkd_pretrain_says_where_a_retrain_lies_in_the_shipped_spread(bundle, tmp_path: Path, monkeypatch,
+                                                                         capsys) -> None:
+    from dualkd_lib import cli
+
+    ctx, root = bundle
+    shipped = tmp_path / "shipped" / "tiny"
+    shutil.copytree(root / "tiny", shipped)
+    manifest = json.loads((shipped / pretrained.MANIFEST).read_text())
+    seed0 = {m: manifest["scores"][m]["evaluation"] for m in pretrained.SPREAD_MODELS}
+    far = {m: {k: v + 0.5 for k, v in s.items()} for m, s in seed0.items()}  # a second seed far away: a wide band
+    manifest["seed_spread"] = {"runs": [{"bundle_seed": 0, **seed0}, {"bundle_seed": 1, **far}]}
+    (shipped / pretrained.MANIFEST).write_text(json.dumps(manifest))
+    monkeypatch.setenv(pretrained.ENV_VAR, str(shipped.parent))
+    retrain = root / "tiny" / pretrained.MANIFEST  # the retrain: the fixture's bundle, not trained again
+    monkeypatch.setattr(recipe, "pretrain", lambda *args, **kwargs: retrain)
+    assert cli.main(["pretrain", "--preset", "tiny", "--out", str(root / "tiny"), "--data", str(ctx.data_root),
+                     "--work-dir", str(tmp_path / "w")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "shipped seeds" in line]
+    assert len(lines) == len(pretrained.SPREAD_MODELS) * len(pretrained.SPREAD_METRICS)
+    assert all(line.endswith("within") for line in lines), lines
