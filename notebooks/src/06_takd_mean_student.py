@@ -200,8 +200,8 @@ measured.table("takd_readings").round(3)
 # lagging mean student's weights, keep the student on the all-zeros plateau at full weight,
 # and at a tenth of the weight they do no better than the student without a teacher. Only the
 # blended target, where the teacher enters the *target* rather than the gradient path, lifts the
-# student. The readings that leave the plateau have three seeds each (the `_std` columns), the
-# two that stall one.
+# student. Every reading has three seeds (the `_std` columns); the two that stall at full weight
+# leave the plateau on no seed.
 #
 # The mean student itself is the slow, stable partner of the teacher; the student's own noise
 # never reaches the KD target directly. The consistency term (MSE between student and mean
