@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--work-dir", type=Path, default=None)
     p.add_argument("--jobs", type=int, default=None,
-                   help="students trained at a time, in worker processes (default: 2 with 2+ CPU cores, else 1)")
+                   help="students trained at a time, in worker processes, and the workers that generate missing "
+                        "data (default: 2 with 2+ CPU cores, else 1)")
 
     p = sub.add_parser("predict", help="detect sound events in your own recordings",
                        description="Detect sound events in WAV/FLAC files or folders. Files that cannot be read "
@@ -286,8 +287,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "ablation":
         from dualkd_lib import recipe
 
-        ctx = recipe.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir)
         jobs = args.jobs if args.jobs is not None else recipe.default_jobs()
+        ctx = recipe.Context.create(args.preset, data_root=args.data, work_dir=args.work_dir, data_jobs=jobs)
         table = recipe.run_ablation(ctx, seeds=range(args.seeds), out_dir=args.out, jobs=jobs, baselines=True)
         print(table)
         return 0

@@ -169,7 +169,6 @@ def _blender(n: int, rng: np.random.Generator, voice: np.random.Generator) -> np
 
 def _cat(n: int, rng: np.random.Generator, voice: np.random.Generator) -> np.ndarray:
     """A meow: rising-falling pitch contour, harmonics shaped by a moving formant (m-ia-ow)."""
-    t = _time(n)
     f_start = voice.uniform(350, 700) * rng.uniform(0.9, 1.1)
     peak_at = rng.uniform(0.3, 0.6)
     f0 = np.interp(

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from dualkd_lib import generate as G
 from dualkd_lib import generate as gen
 from dualkd_lib import recording as R
 from dualkd_lib.constants import CLASSES, SAMPLE_RATE
@@ -174,15 +173,15 @@ def test_empty_existing_folder_is_fine(tmp_path: Path) -> None:
 
 
 def test_generated_dataset_renders_only_the_non_strong_splits_recorded(tmp_path) -> None:
-    cfg = dataclasses.replace(G.TINY_GENERATOR, n_strong=12, n_weak=12, n_unlabeled=2, n_validation=12,
+    cfg = dataclasses.replace(gen.TINY_GENERATOR, n_strong=12, n_weak=12, n_unlabeled=2, n_validation=12,
                               n_evaluation=12, recorded_domain=R.ROOM_MICROPHONE)
     assert cfg.domain("strong") is R.DRY and cfg.domain("evaluation") is R.ROOM_MICROPHONE
-    G.make_dataset(tmp_path / "rec", cfg, seed=0, progress=False)
-    G.make_dataset(tmp_path / "dry", dataclasses.replace(cfg, recorded_domain=R.DRY), seed=0, progress=False)
+    gen.make_dataset(tmp_path / "rec", cfg, seed=0, progress=False)
+    gen.make_dataset(tmp_path / "dry", dataclasses.replace(cfg, recorded_domain=R.DRY), seed=0, progress=False)
     import soundfile as sf
 
     same_strong = sf.read(tmp_path / "rec/audio/train/synthetic21_train/soundscapes_16k/strong_000001.wav")[0]
     dry_strong = sf.read(tmp_path / "dry/audio/train/synthetic21_train/soundscapes_16k/strong_000001.wav")[0]
     np.testing.assert_array_equal(same_strong, dry_strong)
-    info = (tmp_path / "rec" / G.INFO_FILENAME).read_text()
+    info = (tmp_path / "rec" / gen.INFO_FILENAME).read_text()
     assert "room+microphone" in info
