@@ -155,6 +155,25 @@ def refuse_existing(out_dir: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{out_dir} already holds a pre-trained bundle; pass --overwrite to replace it.")
 
 
+def machine_facts() -> dict[str, Any]:
+    """Where a bundle is trained: CPU model, torch version and threads.
+
+    Training amplifies the last-bit differences of floats between CPUs and thread counts, so a
+    retrain with the same seed lands near the shipped scores, not on them (notebook 03).
+    """
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+
+
 def write_bundle(ctx: Context, out_dir: str | Path, *, scores: dict, command: str, seconds: dict,
                  overwrite: bool = False) -> Path:
     """Write the bundle of ``ctx``'s trained embedding model and teacher (seed 0) to ``out_dir``.
@@ -173,8 +192,8 @@ def write_bundle(ctx: Context, out_dir: str | Path, *, scores: dict, command: st
     manifest = {
         "preset": ctx.preset.name, "library_version": __version__, "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "command": command, "data_seed": 0, "python": sys.version.split()[0],
-        "configs": _jsonable(_configs(ctx.preset)), "scores": _jsonable(scores), "stage_seconds": seconds,
-        "files": files,
+        "machine": machine_facts(), "configs": _jsonable(_configs(ctx.preset)), "scores": _jsonable(scores),
+        "stage_seconds": seconds, "files": files,
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return out / MANIFEST

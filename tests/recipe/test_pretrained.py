@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from contexts import tiny_context
 from dualkd_lib import recipe
@@ -31,6 +32,8 @@ def test_bundle_has_checksummed_files_configs_and_scores(bundle) -> None:
         assert pretrained.sha256(root / "tiny" / name) == digest
     assert manifest["preset"] == "tiny" and manifest["command"] == "dualkd pretrain --preset tiny"
     assert {"teacher", "linear_probe"} <= set(manifest["scores"]) and "library_version" in manifest
+    machine = manifest["machine"]  # where it was trained: a retrain elsewhere lands near, not on, its scores
+    assert machine["cpu"] and machine["torch"] == torch.__version__ and machine["torch_threads"] >= 1
     assert pretrained.check_bundle(ctx.preset, root) == []
     with pytest.raises(FileExistsError, match="--overwrite"):
         recipe.pretrain(ctx, root / "tiny")
