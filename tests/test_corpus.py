@@ -26,3 +26,15 @@ def test_corpus_has_clip_labels_only_and_is_reproducible() -> None:
     np.testing.assert_array_equal(labels, labels2)
     with pytest.raises(ValueError, match="recorded_share"):
         corpus.make_taxonomy_corpus(2, recorded_share=1.5, progress=False)
+
+
+def test_clips_one_at_a_time_are_the_corpus() -> None:
+    waves, labels = corpus.make_taxonomy_corpus(12, seed=5, progress=False)
+    clips = list(corpus.taxonomy_clips(12, seed=5, progress=False))
+    assert len(clips) == 12
+    for i, (wave, label) in enumerate(clips):
+        assert wave.dtype == np.float32
+        np.testing.assert_array_equal(wave, waves[i])
+        np.testing.assert_array_equal(label, labels[i])
+    with pytest.raises(ValueError, match="n_clips"):  # refused at the call, not at the first clip
+        corpus.taxonomy_clips(0, progress=False)

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from dualkd_lib import generate, layout, models
-from dualkd_lib.corpus import TAXONOMY, make_taxonomy_corpus
+from dualkd_lib.corpus import TAXONOMY, taxonomy_clips
 from dualkd_lib.distill import STUDENT_MODES, mode_uses
 from dualkd_lib.features import LogMel, Scaler
 from dualkd_lib.train import TrainConfig, save_checkpoint, train
@@ -30,6 +30,31 @@ if TYPE_CHECKING:  # a type name only: at run time the Context imports this modu
     from dualkd_lib.recipe.context import Context
 
 log = logging.getLogger(__name__)
+
+
+def corpus_features(clips: Iterable[tuple[np.ndarray, Any]], logmel: LogMel,
+                    batch_size: int = 32) -> tuple[list[torch.Tensor], list[Any]]:
+    """Log-mel features of ``(waveform, label)`` clips, ``batch_size`` clips at a time.
+
+    Returns the feature batches ``[batch, n_mels, frames]`` and the clips' labels in order.
+    Only one batch of waveforms is in memory at a time: for the 10,000-clip corpus that is
+    0.02 GB instead of 6.4 GB. Taught in notebook 03.
+    """
+    features: list[torch.Tensor] = []
+    labels: list[Any] = []
+    waves: list[np.ndarray] = []
+    with torch.no_grad():
+        for wave, label in clips:
+            waves.append(wave)
+            labels.append(label)
+            if len(waves) == batch_size:
+                features.append(logmel(torch.from_numpy(np.stack(waves))))
+                waves = []
+        if waves:
+            features.append(logmel(torch.from_numpy(np.stack(waves))))
+    if not features:
+        raise ValueError("corpus_features got no clips; give at least one (waveform, label) pair.")
+    return features, labels
 
 
 def pretrain_embedding_model(ctx: Context, path: Path) -> Path:
@@ -52,23 +77,30 @@ def pretrain_embedding_model(ctx: Context, path: Path) -> Path:
         if p.embedding.n_classes != len(TAXONOMY):
             raise ValueError(f"The clip_taxonomy objective has {len(TAXONOMY)} classes, but the preset's embedding "
                              f"model has n_classes={p.embedding.n_classes}; set n_classes={len(TAXONOMY)}.")
-        waves, clip_labels = make_taxonomy_corpus(cfg.n_clips, cfg.seed, p.generator, progress=ctx.progress,
-                                                  recorded_share=cfg.recorded_share)
-        targets = {"clip": torch.from_numpy(clip_labels)}
+        clips = taxonomy_clips(cfg.n_clips, cfg.seed, p.generator, progress=ctx.progress,
+                               recorded_share=cfg.recorded_share)
+        raw, clip_labels = corpus_features(clips, logmel)  # the waveforms never all sit in memory
+        targets = {"clip": torch.from_numpy(np.stack(clip_labels))}
     else:
+        if p.embedding.n_classes != len(ctx.encoder.classes):
+            raise ValueError(f"The frame_labels objective has the course's {len(ctx.encoder.classes)} classes, but the "
+                             f"preset's embedding model has n_classes={p.embedding.n_classes}; set "
+                             f"n_classes={len(ctx.encoder.classes)}.")
         waves, events = generate.make_embedding_corpus(cfg.n_clips, cfg.seed, p.generator, progress=ctx.progress)
         strong = torch.as_tensor(np.stack([ctx.encoder.encode_strong(ev) for ev in events]))
         targets = {"frame": strong, "clip": strong.amax(dim=-1)}
-    raw = []
-    with torch.no_grad():
-        for i in tqdm(range(0, len(waves), 32), desc="log-mel features: embedding corpus",
-                      disable=not ctx.progress, unit="batch"):
-            raw.append(logmel(torch.from_numpy(waves[i:i + 32])))
-    del waves
+        waves_bar = tqdm(waves, desc="log-mel features: embedding corpus", disable=not ctx.progress, unit="clip")
+        raw, _ = corpus_features(((wave, None) for wave in waves_bar), logmel)
+        del waves, waves_bar
     own_scaler = cfg.objective == "clip_taxonomy"
     scaler = Scaler(p.features.n_mels).fit(raw).eval() if own_scaler else ctx.scaler()
+    x = torch.empty((sum(len(r) for r in raw), *raw[0].shape[1:]))
     with torch.no_grad():
-        x = torch.cat([scaler(r) for r in raw])
+        start = 0
+        for i, batch in enumerate(raw):
+            raw[i] = None  # scaled into x batch by batch, so the features are never held twice
+            x[start:start + len(batch)] = scaler(batch)
+            start += len(batch)
     del raw
     torch.manual_seed(cfg.seed)
     model = models.EmbeddingModel(p.embedding, seed=cfg.seed)

@@ -114,3 +114,41 @@ def test_clip_taxonomy_needs_the_taxonomy_size(taxonomy_ctx: recipe.Context, tmp
     with pytest.raises(ValueError, match="n_classes="):
         other.embedding_model()
 
+
+
+def test_corpus_features_batch_by_batch_equal_the_features_of_the_whole_corpus() -> None:
+    from dualkd_lib import corpus
+    from dualkd_lib.features import FeatureConfig, LogMel
+
+    logmel = LogMel(FeatureConfig())
+    waves, labels = corpus.make_taxonomy_corpus(7, seed=2, progress=False)
+    clips = corpus.taxonomy_clips(7, seed=2, progress=False)
+    features, got_labels = recipe.runs.corpus_features(clips, logmel, batch_size=3)
+    assert [len(f) for f in features] == [3, 3, 1]  # the last batch holds the rest
+    with torch.no_grad():
+        whole = [logmel(torch.from_numpy(waves[i:i + 3])) for i in range(0, 7, 3)]
+    for batch, expected in zip(features, whole):
+        assert torch.equal(batch, expected)  # bit for bit: a shipped bundle retrains the same
+    assert all((a == b).all() for a, b in zip(got_labels, labels))
+    with pytest.raises(ValueError, match="no clips"):
+        recipe.runs.corpus_features(iter(()), logmel)
+
+
+def test_frame_labels_stand_in_learns_the_course_frames(ctx: recipe.Context, tmp_path: Path) -> None:
+    """The old objective (strong labels of the course classes) still trains, with the course's scaler."""
+    import dataclasses
+
+    from dualkd_lib.constants import CLASSES
+
+    pretrain = dataclasses.replace(ctx.preset.pretrain, objective="frame_labels", n_clips=20)
+    wrong = recipe.Context(dataclasses.replace(ctx.preset, pretrain=pretrain), ctx.data_root, tmp_path / "w",
+                           progress=False)
+    with pytest.raises(ValueError, match="set n_classes=10"):  # the taxonomy's head cannot learn the course frames
+        recipe.runs.pretrain_embedding_model(wrong, tmp_path / "wrong.pt")
+    preset = dataclasses.replace(ctx.preset, pretrain=pretrain,
+                                 embedding=dataclasses.replace(ctx.preset.embedding, n_classes=len(CLASSES)))
+    other = recipe.Context(preset, ctx.data_root, tmp_path / "work", progress=False)
+    path = recipe.runs.pretrain_embedding_model(other, tmp_path / "embedding.pt")
+    ckpt = load_checkpoint(path)
+    assert len(ckpt["history"]) == preset.pretrain.epochs * -(-20 // preset.pretrain.batch_size)
+    assert "input_scaler" not in ckpt["extra"]  # it standardises with the course's scaler
