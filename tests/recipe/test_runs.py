@@ -115,7 +115,6 @@ def test_clip_taxonomy_needs_the_taxonomy_size(taxonomy_ctx: recipe.Context, tmp
         other.embedding_model()
 
 
-
 def test_corpus_features_batch_by_batch_equal_the_features_of_the_whole_corpus() -> None:
     from dualkd_lib import corpus
     from dualkd_lib.features import FeatureConfig, LogMel
